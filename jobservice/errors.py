@@ -1,0 +1,42 @@
+"""Every error leaves as JSON {"error": "..."} with the right status; never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from .codec import dumps_str
+
+logger = logging.getLogger(__name__)
+
+# Headers of a framework error worth keeping on its JSON replacement.
+KEPT_HEADERS = ("Allow", "Retry-After")
+
+
+def json_error(kind: type[web.HTTPException], message: str) -> web.HTTPException:
+    """An HTTPException to raise, carrying a JSON body."""
+    return kind(text=dumps_str({"error": message}), content_type="application/json")
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        headers = {name: exc.headers[name] for name in KEPT_HEADERS if name in exc.headers}
+        return web.json_response({"error": _message(exc)}, status=exc.status, headers=headers)
+    except Exception:
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response({"error": "Internal server error"}, status=500)
+
+
+def _message(exc: web.HTTPException) -> str:
+    """aiohttp's own text when it says more than the status line (413 names the limit)."""
+    text = (exc.text or "").strip()
+    if not text or text.startswith(f"{exc.status}:"):
+        return exc.reason
+    return text

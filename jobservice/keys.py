@@ -1,0 +1,31 @@
+"""Every name shared across modules: app keys for shared objects, and Redis key names."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from .events import EventLog
+    from .settings import Settings
+    from .sse import OpenStreams
+    from .store import JobStore
+    from .worker import Worker
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+REDIS_URL: web.AppKey[str] = web.AppKey("redis_url")
+REDIS: web.AppKey[Redis] = web.AppKey("redis")
+# A second client for XREAD BLOCK: its own pool, sized for many watchers, no read timeout.
+REDIS_BLOCKING: web.AppKey[Redis] = web.AppKey("redis_blocking")
+STORE: web.AppKey[JobStore] = web.AppKey("store")
+EVENTS: web.AppKey[EventLog] = web.AppKey("events")
+WORKER: web.AppKey[Worker] = web.AppKey("worker")
+OPEN_STREAMS: web.AppKey[OpenStreams] = web.AppKey("open_streams")
+
+
+def job_stream(job_id: str) -> str:
+    """The Redis Stream holding one job's events (the seed's key name)."""
+    return f"job:{job_id}:stream"

@@ -1,0 +1,126 @@
+"""The app factory: each resource opened and closed in one cleanup_ctx entry, in order."""
+
+from __future__ import annotations
+
+import logging
+import resource
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from .errors import json_errors
+from .events import EventLog
+from .handlers import Handler, demo_handler
+from .keys import EVENTS, OPEN_STREAMS, REDIS, REDIS_BLOCKING, REDIS_URL, SETTINGS, STORE, WORKER
+from .redis_server import EmbeddedRedis, find_redis_server
+from .routes import setup_routes
+from .settings import Settings
+from .sse import OpenStreams
+from .store import JobStore
+from .worker import Worker
+
+logger = logging.getLogger(__name__)
+
+# Connections the XREAD BLOCK client may hold: one per open SSE response.
+MAX_BLOCKING_CONNECTIONS = 100_000
+
+
+def create_app(settings: Settings, handler: Handler | None = None) -> web.Application:
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
+    app[SETTINGS] = settings
+    app[OPEN_STREAMS] = OpenStreams()
+    app.cleanup_ctx.extend([
+        embedded_redis,
+        redis_clients,
+        job_store,
+        event_log,
+        worker_ctx(handler or demo_handler(settings.job_step_ms)),
+    ])  # fmt: skip
+    app.on_shutdown.append(close_streams)
+    setup_routes(app)
+    return app
+
+
+async def embedded_redis(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if settings.redis_url:
+        app[REDIS_URL] = settings.redis_url
+        yield
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    server = EmbeddedRedis(settings.data_dir, find_redis_server(settings.redis_server))
+    await server.start()
+    app[REDIS_URL] = server.url
+    yield
+    await server.stop()
+
+
+async def redis_clients(app: web.Application) -> AsyncIterator[None]:
+    url = app[REDIS_URL]
+    app[REDIS] = Redis.from_url(url, decode_responses=True)
+    # XREAD BLOCK waits on purpose: no read timeout, and a pool as large as the watchers.
+    app[REDIS_BLOCKING] = Redis.from_url(
+        url, decode_responses=True, socket_timeout=None, max_connections=MAX_BLOCKING_CONNECTIONS
+    )
+    yield
+    await app[REDIS_BLOCKING].aclose()
+    await app[REDIS].aclose()
+
+
+async def job_store(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    store = JobStore(settings.data_dir, settings.compact_every)
+    await store.open()
+    app[STORE] = store
+    yield
+    await store.close()
+
+
+async def event_log(app: web.Application) -> AsyncIterator[None]:
+    app[EVENTS] = EventLog(app[REDIS], app[REDIS_BLOCKING], app[SETTINGS].stream_maxlen)
+    yield
+
+
+def worker_ctx(handler: Handler) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def worker(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        app[WORKER] = Worker(app[STORE], app[EVENTS], handler, settings.worker_concurrency)
+        await app[WORKER].start()
+        yield
+        await app[WORKER].stop(settings.stop_grace_seconds)
+
+    return worker
+
+
+async def close_streams(app: web.Application) -> None:
+    app[OPEN_STREAMS].close_all()
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def raise_open_file_limit() -> None:
+    """Each SSE watcher holds a socket to the client and one to Redis: allow many."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def run(settings: Settings, handler: Handler | None = None) -> None:
+    """Serve until SIGINT or SIGTERM, then shut down in order and return."""
+    configure_logging(settings.log_level)
+    raise_open_file_limit()
+    logger.info(
+        "jobservice on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir
+    )
+    web.run_app(
+        create_app(settings, handler),
+        host=settings.host,
+        port=settings.port,
+        shutdown_timeout=settings.shutdown_timeout,
+        print=None,
+    )

