@@ -40,6 +40,11 @@ class EventLog:
         )
         return str(entry_id)
 
+    async def entry(self, job_id: str, entry_id: str) -> Event | None:
+        """The event stored under `entry_id`, if the stream still has it."""
+        found: Any = await self._redis.xrange(job_stream(job_id), entry_id, entry_id)
+        return found[0][1] if found else None
+
     async def read(self, job_id: str, after: str, block_ms: int) -> list[Entry]:
         """Entries after `after`, waiting up to `block_ms` for the first one to arrive."""
         reply: Any = await self._blocking.xread({job_stream(job_id): after}, block=block_ms)

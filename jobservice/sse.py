@@ -55,6 +55,8 @@ async def follow(
     response: EventSourceResponse, events: EventLog, job_id: str, after: str | None, block_ms: int
 ) -> None:
     """Stream the job's events to the response until the terminal one, then end it."""
+    if after is not None and await _is_terminal(events, job_id, after):
+        return
     pump = asyncio.create_task(_relay(response, events, job_id, after or FROM_START, block_ms))
     try:
         await response.wait()
@@ -62,6 +64,15 @@ async def follow(
         pump.cancel()
         with suppress(asyncio.CancelledError):
             await pump
+
+
+async def _is_terminal(events: EventLog, job_id: str, entry_id: str) -> bool:
+    """Whether the client already has the job's last event (it resumes after it)."""
+    try:
+        event = await events.entry(job_id, entry_id)
+    except RedisError:
+        return False  # the relay retries the read until Redis answers
+    return event is not None and event.get("type") in TERMINAL_EVENTS
 
 
 async def _relay(

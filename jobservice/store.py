@@ -72,7 +72,7 @@ class JobStore:
         self._jobs[job.id] = job
         try:
             await self.save(job)
-        except OSError:
+        except BaseException:
             del self._jobs[job.id]
             raise
 

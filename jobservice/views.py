@@ -66,4 +66,9 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
         ) from None
     if not isinstance(body, dict):
         raise json_error(web.HTTPBadRequest, f"Request body is not a JSON object: {BODY_HINT}")
+    if codec.nesting_depth(body) > codec.MAX_DEPTH:
+        message = (
+            f"Request body is nested deeper than {codec.MAX_DEPTH} levels of arrays and objects"
+        )
+        raise json_error(web.HTTPBadRequest, message)
     return body

@@ -32,8 +32,9 @@ async def parse_stream(response: ClientResponse) -> list[ServerEvent]:
         line = raw.decode().rstrip("\r\n")
         if not line:
             if "data" in current:
-                events.append(ServerEvent(current["data"], current.get("id"),
-                                          current.get("event"), names))
+                events.append(
+                    ServerEvent(current["data"], current.get("id"), current.get("event"), names)
+                )
             current, names = {}, []
             continue
         if line.startswith(":"):

@@ -1,0 +1,86 @@
+"""Settings.from_env: defaults, each documented variable parsed to its type, blanks unset."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from jobservice.settings import MiB, Settings
+
+
+def test_an_empty_environment_gives_the_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.host == "0.0.0.0"
+    assert settings.port == 3000
+    assert settings.data_dir == Path("data")
+    assert settings.redis_url is None
+    assert settings.job_step_ms == 1000
+    assert settings.worker_concurrency == 4
+    assert settings.log_level == "INFO"
+    assert settings.max_body_bytes == 1 * MiB == 1_048_576
+    assert settings == Settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "field", "value"),
+    [
+        ("HOST", "127.0.0.1", "host", "127.0.0.1"),
+        ("PORT", "8080", "port", 8080),
+        ("DATA_DIR", "/var/lib/jobservice", "data_dir", Path("/var/lib/jobservice")),
+        ("REDIS_URL", "redis://cache:6379/2", "redis_url", "redis://cache:6379/2"),
+        ("JOB_STEP_MS", "250", "job_step_ms", 250),
+        ("WORKER_CONCURRENCY", "16", "worker_concurrency", 16),
+        ("LOG_LEVEL", "debug", "log_level", "debug"),
+        ("MAX_BODY_BYTES", "2048", "max_body_bytes", 2048),
+        ("SSE_PING_SECONDS", "2.5", "sse_ping_seconds", 2.5),
+    ],
+)
+def test_each_variable_is_parsed_to_its_type(
+    name: str, raw: str, field: str, value: object
+) -> None:
+    settings = Settings.from_env({name: raw})
+    assert getattr(settings, field) == value
+    assert type(getattr(settings, field)) is type(value)
+    assert settings == replace(Settings(), **{field: value}), "the other fields keep defaults"
+
+
+def test_values_are_stripped_of_surrounding_whitespace() -> None:
+    settings = Settings.from_env({"PORT": " 8080\n", "DATA_DIR": "  /srv/data "})
+    assert settings.port == 8080
+    assert settings.data_dir == Path("/srv/data")
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t\n"])
+def test_blank_values_are_treated_as_unset(blank: str) -> None:
+    names = ["PORT", "DATA_DIR", "REDIS_URL", "JOB_STEP_MS", "WORKER_CONCURRENCY", "LOG_LEVEL"]
+    env = {name: blank for name in [*names, "MAX_BODY_BYTES", "HOST"]}
+    assert Settings.from_env(env) == Settings()
+
+
+def test_lowercase_and_unknown_names_are_ignored() -> None:
+    assert Settings.from_env({"port": "8080", "PORTS": "1", "JOBSERVICE_PORT": "2"}) == Settings()
+
+
+@pytest.mark.parametrize("raw", ["abc", "80.5", "3000x", "0x50"])
+def test_a_non_numeric_port_raises_a_value_error_naming_port(raw: str) -> None:
+    with pytest.raises(ValueError, match="PORT") as caught:
+        Settings.from_env({"PORT": raw})
+    assert repr(raw) in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["JOB_STEP_MS", "WORKER_CONCURRENCY", "MAX_BODY_BYTES"])
+def test_a_non_numeric_count_raises_a_value_error_naming_it(name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        Settings.from_env({name: "lots"})
+
+
+def test_without_a_mapping_the_process_environment_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PORT", "4321")
+    monkeypatch.setenv("REDIS_URL", "")
+    settings = Settings.from_env()
+    assert settings.port == 4321
+    assert settings.redis_url is None
