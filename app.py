@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 from jobservice.main import run
-from jobservice.settings import Settings
+from jobservice.settings import settings_or_exit
 
 if __name__ == "__main__":
-    run(Settings.from_env())
+    sys.exit(run(settings_or_exit()))

@@ -6,7 +6,7 @@ import argparse
 
 from . import __version__
 from .main import run
-from .settings import Settings
+from .settings import settings_or_exit
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -15,4 +15,4 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="run the service (settings from the environment)")
     parser.parse_args(argv)
-    run(Settings.from_env())
+    raise SystemExit(run(settings_or_exit()))

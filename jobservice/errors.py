@@ -15,6 +15,10 @@ logger = logging.getLogger(__name__)
 KEPT_HEADERS = ("Allow", "Retry-After")
 
 
+class StartupError(Exception):
+    """The service cannot start; the message tells the operator why and what to do."""
+
+
 def json_error(kind: type[web.HTTPException], message: str) -> web.HTTPException:
     """An HTTPException to raise, carrying a JSON body."""
     return kind(text=dumps_str({"error": message}), content_type="application/json")

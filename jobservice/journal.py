@@ -13,13 +13,14 @@ import aiofiles
 import aiofiles.os
 
 from . import codec
+from .errors import StartupError
 
 logger = logging.getLogger(__name__)
 
 fsync = aiofiles.os.wrap(os.fsync)
 
 
-class CorruptFileError(Exception):
+class CorruptFileError(StartupError):
     """A file the service wrote cannot be read back; it is left untouched for a human."""
 
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from redis.asyncio import Redis
 
-from .errors import json_errors
+from .errors import StartupError, json_errors
 from .events import EventLog
 from .handlers import Handler, demo_handler
 from .keys import EVENTS, OPEN_STREAMS, REDIS, REDIS_BLOCKING, REDIS_URL, SETTINGS, STORE, WORKER
@@ -110,17 +110,22 @@ def raise_open_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def run(settings: Settings, handler: Handler | None = None) -> None:
-    """Serve until SIGINT or SIGTERM, then shut down in order and return."""
+def run(settings: Settings, handler: Handler | None = None) -> int:
+    """Serve until SIGINT or SIGTERM, then shut down in order; return the exit status."""
     configure_logging(settings.log_level)
     raise_open_file_limit()
     logger.info(
         "jobservice on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir
     )
-    web.run_app(
-        create_app(settings, handler),
-        host=settings.host,
-        port=settings.port,
-        shutdown_timeout=settings.shutdown_timeout,
-        print=None,
-    )
+    try:
+        web.run_app(
+            create_app(settings, handler),
+            host=settings.host,
+            port=settings.port,
+            shutdown_timeout=settings.shutdown_timeout,
+            print=None,
+        )
+    except StartupError as exc:
+        logger.critical("cannot start: %s", exc)
+        return 1
+    return 0

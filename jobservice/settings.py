@@ -46,6 +46,14 @@ class Settings:
         return cls(**values)  # type: ignore[arg-type]
 
 
+def settings_or_exit() -> Settings:
+    """Settings from the environment, or exit with one clear line saying which value is wrong."""
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        raise SystemExit(f"jobservice: {exc}") from None
+
+
 def _parse(name: str, raw: str, default: object) -> object:
     try:
         if isinstance(default, bool):

@@ -1,0 +1,164 @@
+"""The service as users run it: a real process, signals, kill -9, the console script."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from .sse import parse_stream
+
+ROOT = Path(__file__).resolve().parent.parent
+# A bound on waits, so a hang fails the test instead of stalling the run; not a speed target.
+HANG = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Service:
+    """One jobservice process on its own port and data dir."""
+
+    def __init__(self, data_dir: Path, *command: str, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.command = command or (sys.executable, str(ROOT / "app.py"))
+        self.env = {
+            **os.environ,
+            "PORT": str(self.port),
+            "DATA_DIR": str(data_dir),
+            "HOST": "127.0.0.1",
+            "JOB_STEP_MS": "300",
+            **env,
+        }
+        self.process: asyncio.subprocess.Process | None = None
+        self.log = ""
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            *self.command,
+            env=self.env,
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        async with asyncio.timeout(HANG), aiohttp.ClientSession() as session:
+            while True:
+                try:
+                    async with session.get(f"{self.url}/job/ready-check"):
+                        return
+                except aiohttp.ClientConnectionError:
+                    assert self.process.returncode is None, await self.output()
+                    await asyncio.sleep(0.05)
+
+    async def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.process is not None
+        if self.process.returncode is None:
+            os.killpg(self.process.pid, sig)
+        return await asyncio.wait_for(self.process.wait(), HANG)
+
+    async def output(self) -> str:
+        """Everything the process printed so far (reads to its end: call after it stopped)."""
+        assert self.process is not None and self.process.stdout is not None
+        self.log += (await self.process.stdout.read()).decode()
+        return self.log
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HANG)) as session:
+        yield session
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[Service]:
+    service = Service(tmp_path / "data")
+    await service.start()
+    yield service
+    await service.stop(signal.SIGKILL)
+
+
+async def post_job(session: aiohttp.ClientSession, service: Service) -> dict[str, Any]:
+    async with session.post(f"{service.url}/job", json={"data": {"n": 1}}) as response:
+        assert response.status == 201
+        job: dict[str, Any] = await response.json()
+        return job
+
+
+async def test_sigterm_ends_streams_and_exits_0_without_a_traceback(
+    service: Service, session: aiohttp.ClientSession
+) -> None:
+    job = await post_job(session, service)
+    async with session.get(f"{service.url}/job/{job['id']}/stream") as response:
+        await response.content.readline()
+        assert await service.stop(signal.SIGTERM) == 0
+        events = await parse_stream(response)
+    log = await service.output()
+    assert "Traceback" not in log
+    assert "completed" not in [event.json["type"] for event in events]
+    assert Path(service.env["DATA_DIR"], "jobs.json").exists()
+
+
+async def test_kill_9_mid_job_then_restart_reruns_it_to_the_end(
+    service: Service, session: aiohttp.ClientSession
+) -> None:
+    job = await post_job(session, service)
+    async with session.get(f"{service.url}/job/{job['id']}/stream") as response:
+        async for line in response.content:  # the first step: "processing" is on disk
+            if b'"type":"progress"' in line:
+                break
+    await service.stop(signal.SIGKILL)
+    await service.start()
+    async with session.get(f"{service.url}/job/{job['id']}/stream") as response:
+        kinds = [event.json["type"] for event in await parse_stream(response)]
+    assert "restarted" in kinds and kinds[-1] == "completed"
+    assert kinds[kinds.index("restarted") + 1 :] == ["started"] + ["progress"] * 5 + ["completed"]
+    async with session.get(f"{service.url}/job/{job['id']}") as response:
+        done = await response.json()
+    assert done["status"] == "succeeded" and done["attempts"] == 2
+
+
+async def test_a_corrupt_snapshot_stops_startup_with_a_message(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "jobs.json").write_text("{oops")
+    service = Service(data_dir)
+    with pytest.raises(AssertionError, match=r"jobs\.json"):
+        await service.start()
+    assert await service.stop() == 1
+    log = await service.output()
+    assert "cannot start" in log and "Traceback" not in log
+    assert (data_dir / "jobs.json").read_text() == "{oops"
+
+
+async def test_a_bad_setting_exits_with_one_line_naming_it(tmp_path: Path) -> None:
+    service = Service(tmp_path / "data", PORT="eighty")
+    service.env["PORT"] = "eighty"
+    with pytest.raises(AssertionError, match="PORT must be a number"):
+        await service.start()
+    assert await service.stop() == 1
+
+
+async def test_the_console_script_serves(tmp_path: Path, session: aiohttp.ClientSession) -> None:
+    script = Path(sys.executable).parent / "jobservice"
+    service = Service(tmp_path / "data", str(script), "serve", JOB_STEP_MS="0")
+    await service.start()
+    try:
+        job = await post_job(session, service)
+        async with session.get(f"{service.url}/job/{job['id']}/stream") as response:
+            assert (await parse_stream(response))[-1].json["type"] == "completed"
+    finally:
+        assert await service.stop() == 0
