@@ -32,10 +32,12 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         if exc.status < 400 or exc.content_type == "application/json":
             raise
         headers = {name: exc.headers[name] for name in KEPT_HEADERS if name in exc.headers}
-        return web.json_response({"error": _message(exc)}, status=exc.status, headers=headers)
+        return web.json_response(
+            {"error": _message(exc)}, status=exc.status, headers=headers, dumps=dumps_str
+        )
     except Exception:
         logger.exception("unhandled error on %s %s", request.method, request.path)
-        return web.json_response({"error": "Internal server error"}, status=500)
+        return web.json_response({"error": "Internal server error"}, status=500, dumps=dumps_str)
 
 
 def _message(exc: web.HTTPException) -> str:

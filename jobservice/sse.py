@@ -55,8 +55,6 @@ async def follow(
     response: EventSourceResponse, events: EventLog, job_id: str, after: str | None, block_ms: int
 ) -> None:
     """Stream the job's events to the response until the terminal one, then end it."""
-    if after is not None and await _is_terminal(events, job_id, after):
-        return
     pump = asyncio.create_task(_relay(response, events, job_id, after or FROM_START, block_ms))
     try:
         await response.wait()
@@ -66,8 +64,8 @@ async def follow(
             await pump
 
 
-async def _is_terminal(events: EventLog, job_id: str, entry_id: str) -> bool:
-    """Whether the client already has the job's last event (it resumes after it)."""
+async def is_terminal(events: EventLog, job_id: str, entry_id: str) -> bool:
+    """Whether the event stored under `entry_id` is the job's last one."""
     try:
         event = await events.entry(job_id, entry_id)
     except RedisError:

@@ -52,6 +52,8 @@ async def read_events(
     if last_event_id is not None:
         headers["Last-Event-ID"] = last_event_id
     async with client.get(f"/job/{job_id}/stream", headers=headers) as response:
+        if response.status == 204:  # nothing left to send: the client has the last event
+            return []
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/event-stream")
         return await parse_stream(response)

@@ -90,10 +90,13 @@ async def test_last_event_id_resumes_right_after_that_event(client: Client) -> N
         assert [e.id for e in resumed] == [e.id for e in full[cut + 1 :]]
 
 
-async def test_resuming_after_the_terminal_event_ends_at_once(client: Client) -> None:
+async def test_resuming_after_the_terminal_event_answers_204(client: Client) -> None:
     job = await create_job(client)
     full = await read_events(client, job["id"])
-    assert await read_events(client, job["id"], last_event_id=full[-1].id) == []
+    headers = {"Last-Event-ID": str(full[-1].id)}
+    async with client.get(f"/job/{job['id']}/stream", headers=headers) as response:
+        assert response.status == 204  # per the SSE spec, EventSource stops reconnecting
+        assert await response.read() == b""
 
 
 async def test_an_invalid_last_event_id_replays_from_the_start(client: Client) -> None:
