@@ -1,4 +1,4 @@
-"""Job events in Redis Streams: the worker appends with XADD, watchers follow with XREAD BLOCK."""
+"""Job events in Redis Streams: published through the outbox, followed with XREAD BLOCK."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from redis.asyncio import Redis
 
 from . import codec
 from .keys import job_stream
-from .models import EventType, now_ms
+from .models import TERMINAL_EVENTS, EventType, Job, Status, now_ms
+from .outbox import Outbox
 
 Event = dict[str, str]
 Entry = tuple[str, Event]
@@ -28,17 +29,22 @@ def _text(value: object) -> str:
 
 
 class EventLog:
-    def __init__(self, redis: Redis, blocking: Redis, maxlen: int) -> None:
+    def __init__(self, redis: Redis, blocking: Redis, outbox: Outbox, ttl_seconds: int) -> None:
         self._redis = redis
         self._blocking = blocking
-        self._maxlen = maxlen
+        self._outbox = outbox
+        self._ttl = ttl_seconds
 
-    async def publish(self, job_id: str, event: Event) -> str:
-        fields: dict[Any, Any] = event
-        entry_id = await self._redis.xadd(
-            job_stream(job_id), fields, maxlen=self._maxlen, approximate=True
-        )
-        return str(entry_id)
+    def new_job(self, job_id: str) -> None:
+        self._outbox.new_stream(job_stream(job_id))
+
+    async def publish(self, job_id: str, event: Event) -> None:
+        """Queue the event; a job's last event also starts its stream's time to live."""
+        final = event["type"] in TERMINAL_EVENTS
+        await self._outbox.publish(job_stream(job_id), event, self._ttl if final else None)
+
+    async def exists(self, job_id: str) -> bool:
+        return bool(await self._redis.exists(job_stream(job_id)))
 
     async def entry(self, job_id: str, entry_id: str) -> Event | None:
         """The event stored under `entry_id`, if the stream still has it."""
@@ -49,3 +55,28 @@ class EventLog:
         """Entries after `after`, waiting up to `block_ms` for the first one to arrive."""
         reply: Any = await self._blocking.xread({job_stream(job_id): after}, block=block_ms)
         return [entry for _stream, entries in reply or () for entry in entries]
+
+
+def history(job: Job) -> list[Entry]:
+    """A finished job's events rebuilt from its record, for when its stream has expired."""
+    started = job.started if job.started is not None else job.created
+    events = [event(EventType.STARTED, job.id, message="Job processing started", timestamp=started)]
+    events += [event(EventType.PROGRESS, job.id, **step) for step in job.output or ()]
+    if job.status is Status.SUCCEEDED:
+        ended = event(
+            EventType.COMPLETED,
+            job.id,
+            timestamp=job.updated,
+            processingTime=job.updated - started,
+            message="Job processing completed",
+        )
+    else:
+        ended = event(
+            EventType.ERROR,
+            job.id,
+            timestamp=job.updated,
+            processingTime=job.updated - started,
+            message=job.error or "Job failed",
+        )
+    events.append(ended)
+    return [(f"{fields['timestamp']}-{index}", fields) for index, fields in enumerate(events)]

@@ -23,7 +23,7 @@ class JobContext:
 
     def __init__(self, job: Job, report: Reporter) -> None:
         self.job = job
-        self.started = now_ms()
+        self.started = job.started if job.started is not None else now_ms()
         self._report = report
 
     async def progress(self, data: Any) -> None:

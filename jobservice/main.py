@@ -13,6 +13,7 @@ from .errors import StartupError, json_errors
 from .events import EventLog
 from .handlers import Handler, demo_handler
 from .keys import EVENTS, OPEN_STREAMS, REDIS, REDIS_BLOCKING, REDIS_URL, SETTINGS, STORE, WORKER
+from .outbox import Outbox
 from .redis_server import EmbeddedRedis, find_redis_server
 from .routes import setup_routes
 from .settings import Settings
@@ -78,8 +79,12 @@ async def job_store(app: web.Application) -> AsyncIterator[None]:
 
 
 async def event_log(app: web.Application) -> AsyncIterator[None]:
-    app[EVENTS] = EventLog(app[REDIS], app[REDIS_BLOCKING], app[SETTINGS].stream_maxlen)
+    settings = app[SETTINGS]
+    outbox = Outbox(app[REDIS], settings.stream_maxlen, settings.outbox_limit)
+    outbox.start()
+    app[EVENTS] = EventLog(app[REDIS], app[REDIS_BLOCKING], outbox, settings.stream_ttl_seconds)
     yield
+    await outbox.stop(grace=settings.shutdown_timeout / 2)
 
 
 def worker_ctx(handler: Handler) -> Callable[[web.Application], AsyncIterator[None]]:

@@ -45,6 +45,8 @@ class Job:
     output: list[dict[str, Any]] | None = None
     attempts: int = 0
     error: str | None = None
+    # When the latest attempt started (epoch ms).
+    started: int | None = None
 
     def __post_init__(self) -> None:
         self.updated = self.updated or self.created
@@ -64,6 +66,7 @@ class Job:
             output=raw.get("output"),
             attempts=raw.get("attempts", 0),
             error=raw.get("error"),
+            started=raw.get("started"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,6 +82,8 @@ class Job:
             doc["output"] = self.output
         if self.attempts:
             doc["attempts"] = self.attempts
+        if self.started is not None:
+            doc["started"] = self.started
         if self.error is not None:
             doc["error"] = self.error
         return doc

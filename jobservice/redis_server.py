@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
+RESTART_MIN_SECONDS = 0.5
+RESTART_MAX_SECONDS = 30.0
 # Longer Unix socket paths do not fit in sockaddr_un (108 bytes on Linux).
 MAX_SOCKET_PATH = 100
 MAX_CLIENTS = 100_000
@@ -47,13 +49,42 @@ class EmbeddedRedis:
         self.data_dir = data_dir.resolve()
         self.binary = binary
         self.socket = self._socket_path()
+        self.restarts = 0
         self._process: asyncio.subprocess.Process | None = None
+        self._supervisor: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
         return f"unix://{self.socket}"
 
     async def start(self) -> None:
+        """Start redis-server, and restart it whenever it dies until `stop()`."""
+        await self._launch()
+        self._supervisor = asyncio.create_task(self._supervise(), name="redis-supervisor")
+
+    async def stop(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+            self._supervisor = None
+        await self._terminate()
+
+    async def _supervise(self) -> None:
+        delay = RESTART_MIN_SECONDS
+        while True:
+            if self._process is not None:
+                code = await self._process.wait()
+                logger.error("embedded redis-server exited with %s; restarting it", code)
+            try:
+                await self._launch()
+                self.restarts += 1
+                delay = RESTART_MIN_SECONDS
+            except StartupError as exc:
+                logger.error("%s; next try in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RESTART_MAX_SECONDS)
+
+    async def _launch(self) -> None:
         self.socket.unlink(missing_ok=True)
         self._process = await asyncio.create_subprocess_exec(
             *self._command(),
@@ -67,7 +98,7 @@ class EmbeddedRedis:
         await self._wait_ready()
         logger.info("embedded redis-server (pid %d) on %s", self._process.pid, self.socket)
 
-    async def stop(self) -> None:
+    async def _terminate(self) -> None:
         process, self._process = self._process, None
         if process is None or process.returncode is not None:
             return
@@ -108,7 +139,7 @@ class EmbeddedRedis:
                         raise StartupError(self._failure("exited"))
                     await asyncio.sleep(0.02)
         except TimeoutError:
-            await self.stop()
+            await self._terminate()
             raise StartupError(
                 self._failure(f"did not answer within {START_TIMEOUT:.0f} s")
             ) from None

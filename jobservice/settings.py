@@ -25,6 +25,11 @@ class Settings:
     max_body_bytes: int = 1 * MiB
     # Entries kept per job stream (XADD MAXLEN ~).
     stream_maxlen: int = 10_000
+    # A finished job's stream expires this long after its last event (then it is rebuilt
+    # from the job's stored output for late watchers).
+    stream_ttl_seconds: int = 86_400
+    # Events held in memory while Redis is unreachable; past this, workers wait for Redis.
+    outbox_limit: int = 100_000
     # How long a single XREAD BLOCK waits before the SSE loop checks in again.
     stream_block_ms: int = 15_000
     sse_ping_seconds: float = 15.0

@@ -1,4 +1,5 @@
-"""Relaying a job's Redis Stream to one SSE response, and ending all of them on shutdown."""
+"""One job's events over SSE: replayed and followed from its Redis Stream, or rebuilt from
+the job's record once the stream has expired; and ending all streams on shutdown."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
-from aiohttp_sse import EventSourceResponse
+from aiohttp import web
+from aiohttp_sse import EventSourceResponse, sse_response
 from redis.exceptions import RedisError
 
 from . import codec
-from .events import FROM_START, EventLog
-from .models import TERMINAL_EVENTS
+from .events import FROM_START, Entry, EventLog, history
+from .models import TERMINAL_EVENTS, TERMINAL_STATUSES, EventType, Job
 
 logger = logging.getLogger(__name__)
 
+LAST_EVENT_ID = "Last-Event-ID"
 STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 # After a failed read, wait this long before trying Redis again.
 RETRY_SECONDS = 1.0
@@ -44,24 +47,33 @@ class OpenStreams:
             response.stop_streaming()
 
 
+async def stream_job(
+    request: web.Request, job: Job, events: EventLog, streams: OpenStreams, block_ms: int,
+    ping_seconds: float,
+) -> web.StreamResponse:  # fmt: skip
+    after = resume_point(request.headers.get(LAST_EVENT_ID))
+    rebuilt = await _rebuilt_history(events, job, after)
+    if after is not None and (rebuilt == [] or await is_terminal(events, job.id, after)):
+        # The client has every event; 204 is what makes a browser's EventSource stop retrying.
+        return web.Response(status=204)
+    async with sse_response(request, ping_interval=ping_seconds) as response:
+        if after is None:
+            initial = {"type": EventType.INITIAL.value, "job": job.to_dict()}
+            await response.send(codec.dumps_str(initial))
+        if rebuilt is not None:
+            for entry_id, fields in rebuilt:
+                await response.send(codec.dumps_str(fields), id=entry_id)
+            return response
+        with streams.track(response):
+            await _follow(response, events, job.id, after or FROM_START, block_ms)
+    return response
+
+
 def resume_point(last_event_id: str | None) -> str | None:
     """The stream id to resume after, if the client sent a valid Last-Event-ID."""
     if last_event_id and STREAM_ID.fullmatch(last_event_id.strip()):
         return last_event_id.strip()
     return None
-
-
-async def follow(
-    response: EventSourceResponse, events: EventLog, job_id: str, after: str | None, block_ms: int
-) -> None:
-    """Stream the job's events to the response until the terminal one, then end it."""
-    pump = asyncio.create_task(_relay(response, events, job_id, after or FROM_START, block_ms))
-    try:
-        await response.wait()
-    finally:
-        pump.cancel()
-        with suppress(asyncio.CancelledError):
-            await pump
 
 
 async def is_terminal(events: EventLog, job_id: str, entry_id: str) -> bool:
@@ -71,6 +83,37 @@ async def is_terminal(events: EventLog, job_id: str, entry_id: str) -> bool:
     except RedisError:
         return False  # the relay retries the read until Redis answers
     return event is not None and event.get("type") in TERMINAL_EVENTS
+
+
+async def _rebuilt_history(events: EventLog, job: Job, after: str | None) -> list[Entry] | None:
+    """For a finished job whose stream is gone: its events after `after`. Otherwise None."""
+    if job.status not in TERMINAL_STATUSES:
+        return None
+    try:
+        if await events.exists(job.id):
+            return None
+    except RedisError:
+        pass  # Redis is away: the job's record has its whole story
+    start = _id_tuple(after) if after else (-1, -1)
+    return [entry for entry in history(job) if _id_tuple(entry[0]) > start]
+
+
+def _id_tuple(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq)
+
+
+async def _follow(
+    response: EventSourceResponse, events: EventLog, job_id: str, after: str, block_ms: int
+) -> None:
+    """Relay the stream until its terminal event or until the response is stopped."""
+    pump = asyncio.create_task(_relay(response, events, job_id, after, block_ms))
+    try:
+        await response.wait()
+    finally:
+        pump.cancel()
+        with suppress(asyncio.CancelledError):
+            await pump
 
 
 async def _relay(

@@ -5,16 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from aiohttp_sse import sse_response
 
-from . import codec
+from . import codec, sse
 from .errors import json_error
 from .keys import EVENTS, OPEN_STREAMS, SETTINGS, STORE, WORKER
-from .models import EventType, Job
-from .sse import follow, is_terminal, resume_point
+from .models import Job
 
 JOB_NOT_FOUND = "Job not found"
-LAST_EVENT_ID = "Last-Event-ID"
 BODY_HINT = 'send a JSON object like {"data": {...}}'
 
 
@@ -36,19 +33,10 @@ async def get_job(request: web.Request) -> web.Response:
 
 
 async def stream_job(request: web.Request) -> web.StreamResponse:
-    job = _job(request)
-    settings, events = request.app[SETTINGS], request.app[EVENTS]
-    after = resume_point(request.headers.get(LAST_EVENT_ID))
-    if after is not None and await is_terminal(events, job.id, after):
-        # The client has every event; 204 is what makes a browser's EventSource stop retrying.
-        return web.Response(status=204)
-    async with sse_response(request, ping_interval=settings.sse_ping_seconds) as response:
-        if after is None:
-            initial = {"type": EventType.INITIAL.value, "job": job.to_dict()}
-            await response.send(codec.dumps_str(initial))
-        with request.app[OPEN_STREAMS].track(response):
-            await follow(response, events, job.id, after, settings.stream_block_ms)
-    return response
+    app, job = request.app, _job(request)
+    settings = app[SETTINGS]
+    return await sse.stream_job(request, job, app[EVENTS], app[OPEN_STREAMS],
+                                settings.stream_block_ms, settings.sse_ping_seconds)  # fmt: skip
 
 
 def _job(request: web.Request) -> Job:

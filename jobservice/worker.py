@@ -6,14 +6,15 @@ import asyncio
 import logging
 from typing import Any
 
-from redis.exceptions import RedisError
-
-from .events import Event, EventLog, event
+from .events import EventLog, event
 from .handlers import Handler, JobContext
 from .models import EventType, Job, Status
 from .store import JobStore, ordered_pending
 
 logger = logging.getLogger(__name__)
+
+# While the disk refuses writes, a worker retries saving a job's state this often (at most).
+SAVE_RETRY_MAX_SECONDS = 5.0
 
 
 class Worker:
@@ -32,6 +33,7 @@ class Worker:
         """Store a new job durably, then queue it. Raises OSError if it could not be stored."""
         job = Job.new(data)
         await self._store.add(job)
+        self._events.new_job(job.id)
         self.queue.put_nowait(job.id)
         return job
 
@@ -60,22 +62,17 @@ class Worker:
         for job in interrupted:
             job.move_to(Status.PENDING)
             await self._store.save(job)
-            restarted = event(
-                EventType.RESTARTED,
-                job.id,
-                attempt=job.attempts,
-                message="Job restarted after an interrupted run",
-            )
-            await self._publish(job.id, restarted)
+            restarted = event(EventType.RESTARTED, job.id, attempt=job.attempts,
+                              message="Job restarted after an interrupted run")  # fmt: skip
+            await self._events.publish(job.id, restarted)
             self.queue.put_nowait(job.id)
         again = {job.id for job in interrupted}
         for job in ordered_pending(self._store):
             if job.id not in again:
                 self.queue.put_nowait(job.id)
         if self.queue.qsize():
-            logger.info(
-                "queued %d unfinished jobs (%d interrupted)", self.queue.qsize(), len(again)
-            )
+            logger.info("queued %d unfinished jobs, %d of them interrupted",
+                        self.queue.qsize(), len(again))  # fmt: skip
 
     async def _work(self) -> None:
         task = asyncio.current_task()
@@ -98,45 +95,43 @@ class Worker:
         job.output = []
         job.error = None
         job.move_to(Status.PROCESSING)
-        await self._store.save(job)
-        ctx = JobContext(job, self._report)
-        await self._publish(
-            job.id, event(EventType.STARTED, job.id, message="Job processing started")
-        )
+        job.started = job.updated
+        await self._save(job)
+        started = event(EventType.STARTED, job.id, message="Job processing started")
+        await self._events.publish(job.id, started)
         try:
-            await self._handler(job, ctx)
+            await self._handler(job, JobContext(job, self._report))
         except Exception as exc:
             logger.exception("job %s failed", job.id)
             job.error = str(exc) or type(exc).__name__
-            await self._finish(job, ctx, Status.FAILED, EventType.ERROR, job.error)
+            await self._finish(job, Status.FAILED, EventType.ERROR, job.error)
         else:
-            await self._finish(
-                job, ctx, Status.SUCCEEDED, EventType.COMPLETED, "Job processing completed"
-            )
+            await self._finish(job, Status.SUCCEEDED, EventType.COMPLETED,
+                               "Job processing completed")  # fmt: skip
 
     async def _report(self, job: Job, step: dict[str, Any]) -> None:
         assert job.output is not None
         job.output.append(step)
         job.updated = step["timestamp"]
-        await self._publish(job.id, event(EventType.PROGRESS, job.id, **step))
+        await self._events.publish(job.id, event(EventType.PROGRESS, job.id, **step))
 
-    async def _finish(
-        self, job: Job, ctx: JobContext, status: Status, kind: EventType, message: str
-    ) -> None:
+    async def _finish(self, job: Job, status: Status, kind: EventType, message: str) -> None:
         job.move_to(status)
-        await self._store.save(job)
-        ended = event(
-            EventType(kind),
-            job.id,
-            timestamp=job.updated,
-            processingTime=job.updated - ctx.started,
-            message=message,
-        )
-        await self._publish(job.id, ended)
-        logger.info("job %s %s in %d ms", job.id, status, job.updated - ctx.started)
+        await self._save(job)
+        elapsed = job.updated - (job.started or job.created)
+        ended = event(kind, job.id, timestamp=job.updated, processingTime=elapsed, message=message)
+        await self._events.publish(job.id, ended)
+        logger.info("job %s %s in %d ms", job.id, status, elapsed)
 
-    async def _publish(self, job_id: str, payload: Event) -> None:
-        try:
-            await self._events.publish(job_id, payload)
-        except RedisError as exc:
-            logger.error("job %s: could not publish %s event: %s", job_id, payload["type"], exc)
+    async def _save(self, job: Job) -> None:
+        """Save the job's state, retrying while the disk refuses (full, read-only)."""
+        delay = 0.1
+        while True:
+            try:
+                await self._store.save(job)
+                return
+            except OSError as exc:
+                logger.error("job %s: cannot save its state (%s); retrying in %.1f s",
+                             job.id, exc, delay)  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, SAVE_RETRY_MAX_SECONDS)
