@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,67 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from .service import HANG, Service
 from .sse import parse_stream
-
-ROOT = Path(__file__).resolve().parent.parent
-# A bound on waits, so a hang fails the test instead of stalling the run; not a speed target.
-HANG = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Service:
-    """One jobservice process on its own port and data dir."""
-
-    def __init__(self, data_dir: Path, *command: str, **env: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.command = command or (sys.executable, str(ROOT / "app.py"))
-        self.env = {
-            **os.environ,
-            "PORT": str(self.port),
-            "DATA_DIR": str(data_dir),
-            "HOST": "127.0.0.1",
-            "JOB_STEP_MS": "300",
-            **env,
-        }
-        self.process: asyncio.subprocess.Process | None = None
-        self.log = ""
-
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            *self.command,
-            env=self.env,
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
-        async with asyncio.timeout(HANG), aiohttp.ClientSession() as session:
-            while True:
-                try:
-                    async with session.get(f"{self.url}/job/ready-check"):
-                        return
-                except aiohttp.ClientConnectionError:
-                    assert self.process.returncode is None, await self.output()
-                    await asyncio.sleep(0.05)
-
-    async def stop(self, sig: int = signal.SIGTERM) -> int:
-        assert self.process is not None
-        if self.process.returncode is None:
-            os.killpg(self.process.pid, sig)
-        return await asyncio.wait_for(self.process.wait(), HANG)
-
-    async def output(self) -> str:
-        """Everything the process printed so far (reads to its end: call after it stopped)."""
-        assert self.process is not None and self.process.stdout is not None
-        self.log += (await self.process.stdout.read()).decode()
-        return self.log
 
 
 @pytest.fixture
