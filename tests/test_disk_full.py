@@ -9,7 +9,7 @@ import asyncio
 import errno
 import os
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from .test_stream import Gate
 
 
 @pytest.fixture
-async def small_disk(tmp_path: Path) -> AsyncIterator[Path]:
+def small_disk(tmp_path: Path) -> Iterator[Path]:
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root; run as root to test a full disk")
     mount_point = tmp_path / "disk"
