@@ -6,6 +6,7 @@ import asyncio
 import ctypes
 import importlib.util
 import logging
+import os
 import shutil
 import signal
 import tempfile
@@ -85,6 +86,7 @@ class EmbeddedRedis:
                 delay = min(delay * 2, RESTART_MAX_SECONDS)
 
     async def _launch(self) -> None:
+        await self._outlive_previous()
         self.socket.unlink(missing_ok=True)
         self._process = await asyncio.create_subprocess_exec(
             *self._command(),
@@ -121,7 +123,28 @@ class EmbeddedRedis:
             "--save", "",
             "--maxclients", str(MAX_CLIENTS),
             "--logfile", str(self.data_dir / "redis.log"),
+            "--pidfile", str(self.pidfile),
         ]  # fmt: skip
+
+    @property
+    def pidfile(self) -> Path:
+        return self.data_dir / "redis.pid"
+
+    async def _outlive_previous(self) -> None:
+        """A redis-server left from a killed jobservice may still be writing its files: end it."""
+        pid = _running_redis(self.pidfile)
+        if pid is None:
+            return
+        logger.warning("a previous redis-server (pid %d) still runs on %s; stopping it", pid,
+                       self.data_dir)  # fmt: skip
+        os.kill(pid, signal.SIGTERM)
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT):
+                # Not our child: polling is the only way to see it go.
+                while _running_redis(self.pidfile) == pid:  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            os.kill(pid, signal.SIGKILL)
 
     def _socket_path(self) -> Path:
         path = self.data_dir / "redis.sock"
@@ -157,6 +180,16 @@ async def _answers(client: Redis) -> bool:
         return bool(await client.ping())
     except (RedisError, OSError):
         return False
+
+
+def _running_redis(pidfile: Path) -> int | None:
+    """The pid in `pidfile` if that process is alive and is a redis-server."""
+    try:
+        pid = int(pidfile.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if b"redis-server" in cmdline else None
 
 
 def _die_with_parent() -> None:

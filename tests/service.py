@@ -44,17 +44,15 @@ class Service:
             **env,
         }
         self.process: asyncio.subprocess.Process | None = None
-        self.log = ""
+        self.log_path = data_dir.parent / f"service-{self.port}.log"
 
     async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            *self.command,
-            env=self.env,
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
+        # A file, not a pipe: an undrained pipe would block the service's logging.
+        with self.log_path.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.command, env=self.env, cwd=ROOT, stdout=log,
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
         async with asyncio.timeout(HANG), aiohttp.ClientSession() as session:
             while True:
                 try:
@@ -71,10 +69,8 @@ class Service:
         return await asyncio.wait_for(self.process.wait(), HANG)
 
     async def output(self) -> str:
-        """Everything the process printed so far (reads to its end: call after it stopped)."""
-        assert self.process is not None and self.process.stdout is not None
-        self.log += (await self.process.stdout.read()).decode()
-        return self.log
+        """Everything the service printed, over all its starts."""
+        return self.log_path.read_text(errors="replace")
 
 
 class RedisProcess:

@@ -6,12 +6,11 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
-from .service import HANG, Service
+from .service import HANG, Service, post_job
 from .sse import parse_stream
 
 
@@ -29,17 +28,10 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
     await service.stop(signal.SIGKILL)
 
 
-async def post_job(session: aiohttp.ClientSession, service: Service) -> dict[str, Any]:
-    async with session.post(f"{service.url}/job", json={"data": {"n": 1}}) as response:
-        assert response.status == 201
-        job: dict[str, Any] = await response.json()
-        return job
-
-
 async def test_sigterm_ends_streams_and_exits_0_without_a_traceback(
     service: Service, session: aiohttp.ClientSession
 ) -> None:
-    job = await post_job(session, service)
+    job = await post_job(session, service.url, {"n": 1})
     async with session.get(f"{service.url}/job/{job['id']}/stream") as response:
         await response.content.readline()
         assert await service.stop(signal.SIGTERM) == 0
@@ -53,7 +45,7 @@ async def test_sigterm_ends_streams_and_exits_0_without_a_traceback(
 async def test_kill_9_mid_job_then_restart_reruns_it_to_the_end(
     service: Service, session: aiohttp.ClientSession
 ) -> None:
-    job = await post_job(session, service)
+    job = await post_job(session, service.url, {"n": 1})
     async with session.get(f"{service.url}/job/{job['id']}/stream") as response:
         async for line in response.content:  # the first step: "processing" is on disk
             if b'"type":"progress"' in line:
@@ -95,7 +87,7 @@ async def test_the_console_script_serves(tmp_path: Path, session: aiohttp.Client
     service = Service(tmp_path / "data", str(script), "serve", JOB_STEP_MS="0")
     await service.start()
     try:
-        job = await post_job(session, service)
+        job = await post_job(session, service.url, {"n": 1})
         async with session.get(f"{service.url}/job/{job['id']}/stream") as response:
             assert (await parse_stream(response))[-1].json["type"] == "completed"
     finally:
