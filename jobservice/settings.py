@@ -33,7 +33,8 @@ class Settings:
     # How long a single XREAD BLOCK waits before the SSE loop checks in again.
     stream_block_ms: int = 15_000
     sse_ping_seconds: float = 15.0
-    # Journal entries written before the snapshot (jobs.json, queue.json) is rewritten.
+    # Journal entries written before the snapshot (jobs.json, queue.json) is rewritten;
+    # with more stored jobs than this, the snapshot is rewritten once per that many changes.
     compact_every: int = 10_000
     # On stop: how long running jobs may finish before they are cancelled (and re-run on start).
     stop_grace_seconds: float = 3.0

@@ -11,6 +11,7 @@ Records are whole jobs, so replaying one twice is harmless: load = snapshot + jo
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -51,6 +52,8 @@ class JobStore:
         await asyncio.to_thread(self.data_dir.mkdir, parents=True, exist_ok=True)
         journals = sorted(self.data_dir.glob(JOURNAL_GLOB))
         await asyncio.to_thread(self._load, journals)
+        # The loaded jobs live long: keep the garbage collector from rescanning them all.
+        gc.freeze()
         generation = _generation(journals[-1]) + 1 if journals else 1
         self._journal = await self._open_journal(generation)
         logger.info("loaded %d jobs from %s", len(self._jobs), self.data_dir)
@@ -80,7 +83,10 @@ class JobStore:
         """Journal the job as it is now. Mutate it first: a snapshot may copy it at any await."""
         assert self._journal is not None
         await self._journal.append({"put": job.to_dict()})
-        if self._journal.entries >= self.compact_every and self._compaction is None:
+        # Rewriting the snapshot costs O(jobs), so do it once the journal is as long as the
+        # snapshot: the cost per change stays constant however many jobs are stored.
+        threshold = max(self.compact_every, len(self._jobs))
+        if self._journal.entries >= threshold and self._compaction is None:
             self._start_compaction()
 
     def _load(self, journals: list[Path]) -> None:
