@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import views
+from . import health, views
 
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_post("/job", views.create_job)
     app.router.add_get("/job/{id}", views.get_job)
     app.router.add_get("/job/{id}/stream", views.stream_job)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)

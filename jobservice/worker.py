@@ -35,6 +35,11 @@ class Worker:
         self.queue.put_nowait(job.id)
         return job
 
+    @property
+    def alive(self) -> bool:
+        """Whether every worker task is running (false before start and after stop)."""
+        return bool(self._current) and not any(task.done() for task in self._current)
+
     async def start(self) -> None:
         await self._requeue_unfinished()
         for number in range(self._concurrency):
