@@ -10,14 +10,23 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from .errors import StartupError, json_errors
-from .events import EventLog
 from .handlers import Handler, demo_handler
-from .keys import EVENTS, OPEN_STREAMS, REDIS, REDIS_BLOCKING, REDIS_URL, SETTINGS, STORE, WORKER
+from .keys import (
+    EVENTS,
+    METRICS,
+    OPEN_STREAMS,
+    REDIS,
+    REDIS_BLOCKING,
+    REDIS_URL,
+    SETTINGS,
+    STORE,
+    WORKER,
+)
+from .metrics import InstrumentedEventLog, InstrumentedJobStore, Metrics
 from .redis_server import EmbeddedRedis, find_redis_server
 from .routes import setup_routes
 from .settings import Settings
 from .sse import OpenStreams
-from .store import JobStore
 from .worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -30,6 +39,7 @@ def create_app(settings: Settings, handler: Handler | None = None) -> web.Applic
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
     app[SETTINGS] = settings
     app[OPEN_STREAMS] = OpenStreams()
+    app[METRICS] = Metrics()
     app.cleanup_ctx.extend([
         embedded_redis,
         redis_clients,
@@ -70,7 +80,7 @@ async def redis_clients(app: web.Application) -> AsyncIterator[None]:
 
 async def job_store(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    store = JobStore(settings.data_dir, settings.compact_every)
+    store = InstrumentedJobStore(app[METRICS], settings.data_dir, settings.compact_every)
     await store.open()
     app[STORE] = store
     yield
@@ -78,19 +88,29 @@ async def job_store(app: web.Application) -> AsyncIterator[None]:
 
 
 async def event_log(app: web.Application) -> AsyncIterator[None]:
-    app[EVENTS] = EventLog(app[REDIS], app[REDIS_BLOCKING], app[SETTINGS].stream_maxlen)
+    app[EVENTS] = InstrumentedEventLog(
+        app[METRICS], app[REDIS], app[REDIS_BLOCKING], app[SETTINGS].stream_maxlen
+    )
     yield
 
 
 def worker_ctx(handler: Handler) -> Callable[[web.Application], AsyncIterator[None]]:
     async def worker(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
-        app[WORKER] = Worker(app[STORE], app[EVENTS], handler, settings.worker_concurrency)
+        app[WORKER] = Worker(
+            app[STORE], app[EVENTS], handler, settings.worker_concurrency, app[METRICS]
+        )
         await app[WORKER].start()
+        watch_gauges(app)
         yield
         await app[WORKER].stop(settings.stop_grace_seconds)
 
     return worker
+
+
+def watch_gauges(app: web.Application) -> None:
+    worker, streams = app[WORKER], app[OPEN_STREAMS]
+    app[METRICS].watch(worker.queue.qsize, lambda: worker.running, lambda: len(streams))
 
 
 async def close_streams(app: web.Application) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import health, views
+from .metrics import metrics_view
 
 
 def setup_routes(app: web.Application) -> None:
@@ -13,3 +14,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/job/{id}/stream", views.stream_job)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", metrics_view)

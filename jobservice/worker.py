@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from .events import Event, EventLog, event
 from .handlers import Handler, JobContext
+from .metrics import Metrics
 from .models import EventType, Job, Status
 from .store import JobStore, ordered_pending
 
@@ -18,7 +19,12 @@ logger = logging.getLogger(__name__)
 
 class Worker:
     def __init__(
-        self, store: JobStore, events: EventLog, handler: Handler, concurrency: int
+        self,
+        store: JobStore,
+        events: EventLog,
+        handler: Handler,
+        concurrency: int,
+        metrics: Metrics | None = None,
     ) -> None:
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self._store = store
@@ -27,11 +33,13 @@ class Worker:
         self._concurrency = max(1, concurrency)
         self._current: dict[asyncio.Task[None], str | None] = {}
         self._stopping = False
+        self._metrics = metrics or Metrics()
 
     async def submit(self, data: Any) -> Job:
         """Store a new job durably, then queue it. Raises OSError if it could not be stored."""
         job = Job.new(data)
         await self._store.add(job)
+        self._metrics.job_created(job)
         self.queue.put_nowait(job.id)
         return job
 
@@ -39,6 +47,11 @@ class Worker:
     def alive(self) -> bool:
         """Whether every worker task is running (false before start and after stop)."""
         return bool(self._current) and not any(task.done() for task in self._current)
+
+    @property
+    def running(self) -> int:
+        """How many jobs are running now."""
+        return sum(job_id is not None for job_id in self._current.values())
 
     async def start(self) -> None:
         await self._requeue_unfinished()
@@ -130,6 +143,7 @@ class Worker:
     ) -> None:
         job.move_to(status)
         await self._store.save(job)
+        self._metrics.job_finished(job, job.updated - ctx.started)
         ended = event(
             EventType(kind),
             job.id,

@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from jobservice.keys import SETTINGS, WORKER
-from jobservice.redis_server import EmbeddedRedis, find_redis_server
+from jobservice.redis_server import EmbeddedRedis
 
 from .conftest import Client, StartApp
-
-
-@pytest.fixture
-async def own_redis(tmp_path: Path) -> AsyncIterator[EmbeddedRedis]:
-    """A redis-server of the test's own, so the test can stop it under the running app."""
-    server = EmbeddedRedis(tmp_path / "redis", find_redis_server(None))
-    server.data_dir.mkdir()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def ready(client: Client) -> tuple[int, dict[str, Any]]:
