@@ -22,6 +22,7 @@ from .keys import (
     STORE,
     WORKER,
 )
+from .logs import AccessLogger, configure_logging, request_ids, send_request_id
 from .metrics import InstrumentedEventLog, InstrumentedJobStore, Metrics
 from .redis_server import EmbeddedRedis, find_redis_server
 from .routes import setup_routes
@@ -36,7 +37,8 @@ MAX_BLOCKING_CONNECTIONS = 100_000
 
 
 def create_app(settings: Settings, handler: Handler | None = None) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
+    middlewares = [request_ids, json_errors]
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
     app[SETTINGS] = settings
     app[OPEN_STREAMS] = OpenStreams()
     app[METRICS] = Metrics()
@@ -47,6 +49,7 @@ def create_app(settings: Settings, handler: Handler | None = None) -> web.Applic
         event_log,
         worker_ctx(handler or demo_handler(settings.job_step_ms)),
     ])  # fmt: skip
+    app.on_response_prepare.append(send_request_id)
     app.on_shutdown.append(close_streams)
     setup_routes(app)
     return app
@@ -117,12 +120,6 @@ async def close_streams(app: web.Application) -> None:
     app[OPEN_STREAMS].close_all()
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-
-
 def raise_open_file_limit() -> None:
     """Each SSE watcher holds a socket to the client and one to Redis: allow many."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -132,7 +129,7 @@ def raise_open_file_limit() -> None:
 
 def run(settings: Settings, handler: Handler | None = None) -> int:
     """Serve until SIGINT or SIGTERM, then shut down in order; return the exit status."""
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     raise_open_file_limit()
     logger.info(
         "jobservice on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir
@@ -144,6 +141,7 @@ def run(settings: Settings, handler: Handler | None = None) -> int:
             port=settings.port,
             shutdown_timeout=settings.shutdown_timeout,
             print=None,
+            access_log_class=AccessLogger,
         )
     except StartupError as exc:
         logger.critical("cannot start: %s", exc)

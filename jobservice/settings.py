@@ -22,6 +22,8 @@ class Settings:
     job_step_ms: int = 1000
     worker_concurrency: int = 4
     log_level: str = "INFO"
+    # "text", or "json" for one JSON object per line.
+    log_format: str = "text"
     max_body_bytes: int = 1 * MiB
     # Entries kept per job stream (XADD MAXLEN ~).
     stream_maxlen: int = 10_000
