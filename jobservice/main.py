@@ -7,8 +7,11 @@ import resource
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from redis.asyncio import Redis
 
+from .auth import require_token
+from .cors import parse_origins, setup_cors
 from .errors import StartupError, json_errors
 from .handlers import Handler, demo_handler
 from .keys import (
@@ -37,8 +40,8 @@ MAX_BLOCKING_CONNECTIONS = 100_000
 
 
 def create_app(settings: Settings, handler: Handler | None = None) -> web.Application:
-    middlewares = [request_ids, json_errors]
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app.middlewares.extend(middlewares(app, settings))
     app[SETTINGS] = settings
     app[OPEN_STREAMS] = OpenStreams()
     app[METRICS] = Metrics()
@@ -53,6 +56,16 @@ def create_app(settings: Settings, handler: Handler | None = None) -> web.Applic
     app.on_shutdown.append(close_streams)
     setup_routes(app)
     return app
+
+
+def middlewares(app: web.Application, settings: Settings) -> list[Middleware]:
+    """Outermost first: request ids, CORS preflights, auth, then JSON errors."""
+    chain: list[Middleware] = [request_ids]
+    if settings.cors_origins:
+        chain.append(setup_cors(app, parse_origins(settings.cors_origins)))
+    if settings.api_token:
+        chain.append(require_token(settings.api_token))
+    return [*chain, json_errors]
 
 
 async def embedded_redis(app: web.Application) -> AsyncIterator[None]:

@@ -25,6 +25,10 @@ class Settings:
     # "text", or "json" for one JSON object per line.
     log_format: str = "text"
     max_body_bytes: int = 1 * MiB
+    # Set: every endpoint but /healthz and /readyz needs "Authorization: Bearer <token>".
+    api_token: str | None = None
+    # Comma-separated origins allowed to call the API from a browser, or "*".
+    cors_origins: str = ""
     # Entries kept per job stream (XADD MAXLEN ~).
     stream_maxlen: int = 10_000
     # How long a single XREAD BLOCK waits before the SSE loop checks in again.
