@@ -21,4 +21,7 @@ USER jobservice
 
 EXPOSE 3000
 VOLUME ["/data"]
+# urlopen raises (exit 1) on no answer or any error status. python is in the image; curl is not.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:3000/healthz', timeout=3)"]
 CMD ["jobservice", "serve"]

@@ -20,6 +20,10 @@ def dumps_str(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def dumps_pretty(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+
+
 def loads(raw: bytes | str) -> Any:
     return orjson.loads(raw)
 

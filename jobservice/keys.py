@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from .events import EventLog
+    from .metrics import Metrics
     from .settings import Settings
     from .sse import OpenStreams
     from .store import JobStore
@@ -24,6 +25,7 @@ STORE: web.AppKey[JobStore] = web.AppKey("store")
 EVENTS: web.AppKey[EventLog] = web.AppKey("events")
 WORKER: web.AppKey[Worker] = web.AppKey("worker")
 OPEN_STREAMS: web.AppKey[OpenStreams] = web.AppKey("open_streams")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 
 
 def job_stream(job_id: str) -> str:

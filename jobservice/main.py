@@ -7,18 +7,30 @@ import resource
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from redis.asyncio import Redis
 
+from .auth import require_token
+from .cors import parse_origins, setup_cors
 from .errors import StartupError, json_errors
-from .events import EventLog
 from .handlers import Handler, demo_handler
-from .keys import EVENTS, OPEN_STREAMS, REDIS, REDIS_BLOCKING, REDIS_URL, SETTINGS, STORE, WORKER
-from .outbox import Outbox
+from .keys import (
+    EVENTS,
+    METRICS,
+    OPEN_STREAMS,
+    REDIS,
+    REDIS_BLOCKING,
+    REDIS_URL,
+    SETTINGS,
+    STORE,
+    WORKER,
+)
+from .logs import AccessLogger, configure_logging, request_ids, send_request_id
+from .metrics import InstrumentedEventLog, InstrumentedJobStore, InstrumentedOutbox, Metrics
 from .redis_server import EmbeddedRedis, find_redis_server
 from .routes import setup_routes
 from .settings import Settings
 from .sse import OpenStreams
-from .store import JobStore
 from .worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -28,9 +40,11 @@ MAX_BLOCKING_CONNECTIONS = 100_000
 
 
 def create_app(settings: Settings, handler: Handler | None = None) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app.middlewares.extend(middlewares(app, settings))
     app[SETTINGS] = settings
     app[OPEN_STREAMS] = OpenStreams()
+    app[METRICS] = Metrics()
     app.cleanup_ctx.extend([
         embedded_redis,
         redis_clients,
@@ -38,9 +52,20 @@ def create_app(settings: Settings, handler: Handler | None = None) -> web.Applic
         event_log,
         worker_ctx(handler or demo_handler(settings.job_step_ms)),
     ])  # fmt: skip
+    app.on_response_prepare.append(send_request_id)
     app.on_shutdown.append(close_streams)
     setup_routes(app)
     return app
+
+
+def middlewares(app: web.Application, settings: Settings) -> list[Middleware]:
+    """Outermost first: request ids, CORS preflights, auth, then JSON errors."""
+    chain: list[Middleware] = [request_ids]
+    if settings.cors_origins:
+        chain.append(setup_cors(app, parse_origins(settings.cors_origins)))
+    if settings.api_token:
+        chain.append(require_token(settings.api_token))
+    return [*chain, json_errors]
 
 
 async def embedded_redis(app: web.Application) -> AsyncIterator[None]:
@@ -71,7 +96,7 @@ async def redis_clients(app: web.Application) -> AsyncIterator[None]:
 
 async def job_store(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    store = JobStore(settings.data_dir, settings.compact_every)
+    store = InstrumentedJobStore(app[METRICS], settings.data_dir, settings.compact_every)
     await store.open()
     app[STORE] = store
     yield
@@ -80,9 +105,13 @@ async def job_store(app: web.Application) -> AsyncIterator[None]:
 
 async def event_log(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    outbox = Outbox(app[REDIS], settings.stream_maxlen, settings.outbox_limit)
+    outbox = InstrumentedOutbox(
+        app[METRICS], app[REDIS], settings.stream_maxlen, settings.outbox_limit
+    )
     outbox.start()
-    app[EVENTS] = EventLog(app[REDIS], app[REDIS_BLOCKING], outbox, settings.stream_ttl_seconds)
+    app[EVENTS] = InstrumentedEventLog(
+        app[METRICS], app[REDIS], app[REDIS_BLOCKING], outbox, settings.stream_ttl_seconds
+    )
     yield
     await outbox.stop(grace=settings.shutdown_timeout / 2)
 
@@ -90,22 +119,24 @@ async def event_log(app: web.Application) -> AsyncIterator[None]:
 def worker_ctx(handler: Handler) -> Callable[[web.Application], AsyncIterator[None]]:
     async def worker(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
-        app[WORKER] = Worker(app[STORE], app[EVENTS], handler, settings.worker_concurrency)
+        app[WORKER] = Worker(
+            app[STORE], app[EVENTS], handler, settings.worker_concurrency, app[METRICS]
+        )
         await app[WORKER].start()
+        watch_gauges(app)
         yield
         await app[WORKER].stop(settings.stop_grace_seconds)
 
     return worker
 
 
+def watch_gauges(app: web.Application) -> None:
+    worker, streams = app[WORKER], app[OPEN_STREAMS]
+    app[METRICS].watch(worker.queue.qsize, lambda: worker.running, lambda: len(streams))
+
+
 async def close_streams(app: web.Application) -> None:
     app[OPEN_STREAMS].close_all()
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
 
 
 def raise_open_file_limit() -> None:
@@ -117,7 +148,7 @@ def raise_open_file_limit() -> None:
 
 def run(settings: Settings, handler: Handler | None = None) -> int:
     """Serve until SIGINT or SIGTERM, then shut down in order; return the exit status."""
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     raise_open_file_limit()
     logger.info(
         "jobservice on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir
@@ -129,6 +160,7 @@ def run(settings: Settings, handler: Handler | None = None) -> int:
             port=settings.port,
             shutdown_timeout=settings.shutdown_timeout,
             print=None,
+            access_log_class=AccessLogger,
         )
     except StartupError as exc:
         logger.critical("cannot start: %s", exc)

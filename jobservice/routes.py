@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import views
+from . import health, views
+from .docs import docs_page
+from .metrics import metrics_view
+from .openapi import openapi_json
 
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_post("/job", views.create_job)
     app.router.add_get("/job/{id}", views.get_job)
     app.router.add_get("/job/{id}/stream", views.stream_job)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/openapi.json", openapi_json)
+    app.router.add_get("/docs", docs_page)

@@ -22,7 +22,13 @@ class Settings:
     job_step_ms: int = 1000
     worker_concurrency: int = 4
     log_level: str = "INFO"
+    # "text", or "json" for one JSON object per line.
+    log_format: str = "text"
     max_body_bytes: int = 1 * MiB
+    # Set: every endpoint but /healthz and /readyz needs "Authorization: Bearer <token>".
+    api_token: str | None = None
+    # Comma-separated origins allowed to call the API from a browser, or "*".
+    cors_origins: str = ""
     # Entries kept per job stream (XADD MAXLEN ~).
     stream_maxlen: int = 10_000
     # A finished job's stream expires this long after its last event (then it is rebuilt

@@ -8,6 +8,7 @@ from typing import Any
 
 from .events import EventLog, event
 from .handlers import Handler, JobContext
+from .metrics import Metrics
 from .models import EventType, Job, Status
 from .store import JobStore, ordered_pending
 
@@ -19,7 +20,12 @@ SAVE_RETRY_MAX_SECONDS = 5.0
 
 class Worker:
     def __init__(
-        self, store: JobStore, events: EventLog, handler: Handler, concurrency: int
+        self,
+        store: JobStore,
+        events: EventLog,
+        handler: Handler,
+        concurrency: int,
+        metrics: Metrics | None = None,
     ) -> None:
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self._store = store
@@ -28,14 +34,26 @@ class Worker:
         self._concurrency = max(1, concurrency)
         self._current: dict[asyncio.Task[None], str | None] = {}
         self._stopping = False
+        self._metrics = metrics or Metrics()
 
     async def submit(self, data: Any) -> Job:
         """Store a new job durably, then queue it. Raises OSError if it could not be stored."""
         job = Job.new(data)
         await self._store.add(job)
         self._events.new_job(job.id)
+        self._metrics.job_created(job)
         self.queue.put_nowait(job.id)
         return job
+
+    @property
+    def alive(self) -> bool:
+        """Whether every worker task is running (false before start and after stop)."""
+        return bool(self._current) and not any(task.done() for task in self._current)
+
+    @property
+    def running(self) -> int:
+        """How many jobs are running now."""
+        return sum(job_id is not None for job_id in self._current.values())
 
     async def start(self) -> None:
         await self._requeue_unfinished()
@@ -119,6 +137,7 @@ class Worker:
         job.move_to(status)
         await self._save(job)
         elapsed = job.updated - (job.started or job.created)
+        self._metrics.job_finished(job, elapsed)
         ended = event(kind, job.id, timestamp=job.updated, processingTime=elapsed, message=message)
         await self._events.publish(job.id, ended)
         logger.info("job %s %s in %d ms", job.id, status, elapsed)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from jobservice.main import create_app
+from jobservice.redis_server import EmbeddedRedis, find_redis_server
 from jobservice.settings import Settings
 
 from .sse import read_events
@@ -47,6 +48,16 @@ def start_app(aiohttp_client: Any, settings: Settings) -> StartApp:
 @pytest.fixture
 async def client(start_app: StartApp) -> Client:
     return await start_app()
+
+
+@pytest.fixture
+async def own_redis(tmp_path: Path) -> AsyncIterator[EmbeddedRedis]:
+    """A redis-server of the test's own, so the test can stop it under the running app."""
+    server = EmbeddedRedis(tmp_path / "redis", find_redis_server(None))
+    server.data_dir.mkdir()
+    await server.start()
+    yield server
+    await server.stop()
 
 
 SAMPLE_DATA = {"your": "job data", "goes": "here"}

@@ -1,0 +1,42 @@
+"""Bearer-token auth: with API_TOKEN set, every endpoint but health needs the token."""
+
+from __future__ import annotations
+
+import hmac
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from .errors import json_error
+
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+# A browser's EventSource cannot send headers, so event streams also take ?token=.
+TOKEN_PARAM = "token"
+STREAM_PATHS = ("/stream", "/events")
+
+
+def require_token(token: str) -> Middleware:
+    expected = token.encode()
+
+    @web.middleware
+    async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in PUBLIC_PATHS or _matches(_presented(request), expected):
+            return await handler(request)
+        error = json_error(web.HTTPUnauthorized, "Missing or invalid API token")
+        error.headers["WWW-Authenticate"] = 'Bearer realm="jobservice"'
+        raise error
+
+    return auth
+
+
+def _presented(request: web.Request) -> str | None:
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    if request.path.endswith(STREAM_PATHS):
+        return request.query.get(TOKEN_PARAM)
+    return None
+
+
+def _matches(presented: str | None, expected: bytes) -> bool:
+    return presented is not None and hmac.compare_digest(presented.encode(), expected)

@@ -1,0 +1,149 @@
+"""The `jobservice` console script as users run it: a subprocess against a live server."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jobservice.cli import Progress
+
+from .conftest import Client, StartApp, create_job
+from .test_process import HANG
+from .test_stream import Gate
+
+SCRIPT = Path(sys.executable).parent / "jobservice"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+async def cli(client: Client, *args: str, stdin: str = "", **env: str) -> Result:
+    environ = {name: value for name, value in os.environ.items() if name != "API_TOKEN"}
+    environ.update(JOBSERVICE_URL=str(client.make_url("")), **env)
+    process = await asyncio.create_subprocess_exec(
+        str(SCRIPT), *args,
+        env=environ,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(stdin.encode()), HANG)
+    assert process.returncode is not None
+    return Result(process.returncode, out.decode(), err.decode())
+
+
+async def test_submit_then_get(client: Client) -> None:
+    submitted = await cli(client, "submit", '{"your": "job data"}')
+    assert submitted.code == 0, submitted.err
+    job = submitted.json
+    assert job["status"] == "pending" and job["data"] == {"your": "job data"}
+    got = await cli(client, "get", job["id"])
+    assert got.code == 0 and got.json["id"] == job["id"]
+
+
+async def test_submit_reads_a_file_or_stdin(client: Client, tmp_path: Path) -> None:
+    path = tmp_path / "data.json"
+    path.write_text("[1, 2, 3]")
+    assert (await cli(client, "submit", "-f", str(path))).json["data"] == [1, 2, 3]
+    assert (await cli(client, "submit", stdin='{"n": 1}')).json["data"] == {"n": 1}
+    assert (await cli(client, "submit", "-f", "-", stdin="plain text")).json["data"] == (
+        "plain text"
+    )
+
+
+async def test_submit_watch_follows_the_job_and_exits_0(client: Client) -> None:
+    result = await cli(client, "submit", "--watch", "--type", "demo", '"hello"')
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0].endswith(": pending") or lines[0].endswith(": processing")
+    assert lines[1] == "started: Job processing started"
+    assert [line.split(" (")[0] for line in lines[2:7]] == [f"step {n}" for n in range(1, 6)]
+    assert lines[-1] == "completed: Job processing completed"
+
+
+async def test_watch_prints_plain_lines_and_exits_0_when_completed(client: Client) -> None:
+    job = await create_job(client)
+    result = await cli(client, "watch", job["id"])
+    assert result.code == 0
+    assert "\r" not in result.out and "\x1b" not in result.out
+    assert result.out.splitlines()[-1] == "completed: Job processing completed"
+
+
+async def test_watch_follows_a_running_job_live(start_app: StartApp) -> None:
+    gate = Gate()
+    client = await start_app(handler=gate)
+    job = await create_job(client)
+    await gate.started.wait()
+    watching = asyncio.create_task(cli(client, "watch", job["id"]))
+    await asyncio.sleep(0.5)
+    assert not watching.done()
+    gate.open.set()
+    result = await watching
+    assert result.code == 0 and "after the gate" in result.out
+
+
+async def test_watch_exits_1_when_the_job_fails(start_app: StartApp) -> None:
+    async def broken(job: object, ctx: Any) -> None:
+        raise RuntimeError("disk on fire")
+
+    client = await start_app(handler=broken)
+    result = await cli(client, "submit", "--watch", "1")
+    assert result.code == 1
+    assert result.out.splitlines()[-1] == "error: disk on fire"
+
+
+async def test_errors_are_one_line_on_stderr_with_exit_2(client: Client) -> None:
+    missing = await cli(client, "get", "nope")
+    assert missing.code == 2 and missing.out == ""
+    assert missing.err.strip() == "jobservice: get: HTTP 404: Job not found"
+    assert (await cli(client, "watch", "nope")).code == 2
+    unreachable = await cli(client, "--url", "http://127.0.0.1:9", "get", "x")
+    assert unreachable.code == 2 and "cannot reach" in unreachable.err
+
+
+async def test_list_and_cancel_say_when_the_server_lacks_them(client: Client) -> None:
+    if any(r.resource and r.resource.canonical == "/jobs" for r in client.app.router.routes()):
+        return  # this server has them: nothing to say
+    listed = await cli(client, "list")
+    assert listed.code == 2 and "this server has no GET jobs endpoint" in listed.err
+    job = await create_job(client)
+    cancelled = await cli(client, "cancel", job["id"])
+    assert cancelled.code == 2 and "no POST job endpoint" in cancelled.err
+
+
+async def test_the_api_token_is_sent(start_app: StartApp) -> None:
+    client = await start_app(api_token="t0k")
+    refused = await cli(client, "submit", "1")
+    assert refused.code == 2 and "401" in refused.err
+    job = (await cli(client, "submit", "1", API_TOKEN="t0k")).json
+    assert (await cli(client, "watch", job["id"], API_TOKEN="t0k")).code == 0
+
+
+def test_a_terminal_gets_one_live_progress_line() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    progress = Progress(out)
+    progress.show({"type": "started", "message": "go"})
+    for step in (1, 2):
+        progress.show({"type": "progress", "step": str(step), "processingTime": "5", "data": "x"})
+    progress.show({"type": "completed", "message": "done"})
+    assert out.getvalue() == (
+        "started: go\n\r\x1b[Kstep 1 (5 ms): x\r\x1b[Kstep 2 (5 ms): x\ncompleted: done\n"
+    )

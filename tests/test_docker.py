@@ -1,0 +1,88 @@
+"""Dockerfile and docker-compose.yml, checked as far as can be without a Docker engine."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jobservice.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined and comments dropped."""
+    text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+def compose() -> dict[str, Any]:
+    value: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return value
+
+
+def instruction(name: str) -> list[str]:
+    return [args for kind, args in dockerfile() if kind == name]
+
+
+def python_probe(command: list[str]) -> str:
+    assert command[:3] == ["python", "-c", command[2]] and len(command) == 3, command
+    compile(command[2], "<healthcheck>", "exec")  # it is valid Python
+    return command[2]
+
+
+def test_the_image_runs_the_console_script_in_exec_form_as_a_non_root_user() -> None:
+    assert instruction("FROM")[0].startswith("python:3.11-slim")
+    assert json.loads(instruction("CMD")[-1]) == ["jobservice", "serve"]
+    assert instruction("USER")[-1] not in ("root", "0")
+    assert instruction("EXPOSE") == [str(Settings().port)]
+    assert "DATA_DIR=/data" in instruction("ENV")[0]
+    assert instruction("VOLUME") == ['["/data"]']
+
+
+def test_the_image_health_check_asks_for_healthz() -> None:
+    (check,) = instruction("HEALTHCHECK")
+    options, _, command = check.partition(" CMD ")
+    assert "--interval=" in options and "--timeout=" in options
+    probe = python_probe(json.loads(command))
+    assert "http://127.0.0.1:3000/healthz" in probe
+
+
+def test_compose_runs_redis_with_persistence_and_the_service_beside_it() -> None:
+    spec = compose()
+    assert set(spec["services"]) == {"redis", "jobservice"}
+    assert set(spec["volumes"]) == {"redis-data", "jobservice-data"}
+    redis = spec["services"]["redis"]
+    assert "--appendonly" in redis["command"] and "yes" in redis["command"]
+    assert redis["volumes"] == ["redis-data:/data"]
+    assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+
+
+def test_compose_configures_the_service() -> None:
+    service = compose()["services"]["jobservice"]
+    assert service["build"] == "."
+    assert service["ports"] == ["3000:3000"]
+    env = service["environment"]
+    assert env["REDIS_URL"] == "redis://redis:6379/0"
+    assert env["DATA_DIR"] == "/data" and env["LOG_FORMAT"] == "json"
+    assert service["volumes"] == ["jobservice-data:/data"]
+    assert service["depends_on"] == {"redis": {"condition": "service_healthy"}}
+    assert service["restart"] == "unless-stopped"
+    for name in env:
+        assert name.lower() in Settings.__dataclass_fields__, f"{name} is not a setting"
+
+
+def test_compose_health_check_asks_for_healthz() -> None:
+    check = compose()["services"]["jobservice"]["healthcheck"]
+    assert check["test"][0] == "CMD"
+    assert "http://127.0.0.1:3000/healthz" in python_probe(check["test"][1:])
+    assert {"interval", "timeout", "retries", "start_period"} <= set(check)
