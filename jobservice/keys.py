@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from .events import EventLog
+    from .registry import Registry
     from .settings import Settings
     from .sse import OpenStreams
     from .store import JobStore
@@ -20,6 +21,7 @@ REDIS_URL: web.AppKey[str] = web.AppKey("redis_url")
 REDIS: web.AppKey[Redis] = web.AppKey("redis")
 # A second client for XREAD BLOCK: its own pool, sized for many watchers, no read timeout.
 REDIS_BLOCKING: web.AppKey[Redis] = web.AppKey("redis_blocking")
+REGISTRY: web.AppKey[Registry] = web.AppKey("registry")
 STORE: web.AppKey[JobStore] = web.AppKey("store")
 EVENTS: web.AppKey[EventLog] = web.AppKey("events")
 WORKER: web.AppKey[Worker] = web.AppKey("worker")

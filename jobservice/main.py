@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import logging
 import resource
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from redis.asyncio import Redis
 
 from .errors import StartupError, json_errors
 from .events import EventLog
-from .handlers import Handler, demo_handler
-from .keys import EVENTS, OPEN_STREAMS, REDIS, REDIS_BLOCKING, REDIS_URL, SETTINGS, STORE, WORKER
+from .handlers import Handler
+from .keys import (
+    EVENTS,
+    OPEN_STREAMS,
+    REDIS,
+    REDIS_BLOCKING,
+    REDIS_URL,
+    REGISTRY,
+    SETTINGS,
+    STORE,
+    WORKER,
+)
 from .redis_server import EmbeddedRedis, find_redis_server
+from .registry import build_registry
 from .routes import setup_routes
 from .settings import Settings
 from .sse import OpenStreams
@@ -27,15 +38,17 @@ MAX_BLOCKING_CONNECTIONS = 100_000
 
 
 def create_app(settings: Settings, handler: Handler | None = None) -> web.Application:
+    """`handler`, if given, runs the default job type instead of the built-in demo."""
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
     app[SETTINGS] = settings
+    app[REGISTRY] = build_registry(settings, handler)
     app[OPEN_STREAMS] = OpenStreams()
     app.cleanup_ctx.extend([
         embedded_redis,
         redis_clients,
         job_store,
         event_log,
-        worker_ctx(handler or demo_handler(settings.job_step_ms)),
+        worker,
     ])  # fmt: skip
     app.on_shutdown.append(close_streams)
     setup_routes(app)
@@ -82,15 +95,12 @@ async def event_log(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-def worker_ctx(handler: Handler) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def worker(app: web.Application) -> AsyncIterator[None]:
-        settings = app[SETTINGS]
-        app[WORKER] = Worker(app[STORE], app[EVENTS], handler, settings.worker_concurrency)
-        await app[WORKER].start()
-        yield
-        await app[WORKER].stop(settings.stop_grace_seconds)
-
-    return worker
+async def worker(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[WORKER] = Worker(app[STORE], app[EVENTS], app[REGISTRY], settings.worker_concurrency)
+    await app[WORKER].start()
+    yield
+    await app[WORKER].stop(settings.stop_grace_seconds)
 
 
 async def close_streams(app: web.Application) -> None:

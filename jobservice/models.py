@@ -30,6 +30,9 @@ class EventType(StrEnum):
 
 TERMINAL_EVENTS = frozenset({EventType.COMPLETED, EventType.ERROR})
 
+# The job type of a request that names none: the seed's demo job.
+DEFAULT_TYPE = "demo"
+
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -45,13 +48,14 @@ class Job:
     output: list[dict[str, Any]] | None = None
     attempts: int = 0
     error: str | None = None
+    type: str = DEFAULT_TYPE
 
     def __post_init__(self) -> None:
         self.updated = self.updated or self.created
 
     @classmethod
-    def new(cls, data: Any) -> Job:
-        return cls(id=str(uuid.uuid4()), data=data)
+    def new(cls, data: Any, **options: Any) -> Job:
+        return cls(id=str(uuid.uuid4()), data=data, **options)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Job:
@@ -64,6 +68,7 @@ class Job:
             output=raw.get("output"),
             attempts=raw.get("attempts", 0),
             error=raw.get("error"),
+            type=raw.get("type", DEFAULT_TYPE),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,6 +79,7 @@ class Job:
             "created": self.created,
             "updated": self.updated,
             "data": self.data,
+            "type": self.type,
         }
         if self.output is not None:
             doc["output"] = self.output

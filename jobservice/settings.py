@@ -33,6 +33,8 @@ class Settings:
     # On stop: how long running jobs may finish before they are cancelled (and re-run on start).
     stop_grace_seconds: float = 3.0
     shutdown_timeout: float = 5.0
+    # An importable module whose HANDLERS dict adds job types (see README, "Job types").
+    job_handlers: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -9,9 +9,10 @@ from aiohttp_sse import sse_response
 
 from . import codec
 from .errors import json_error
-from .keys import EVENTS, OPEN_STREAMS, SETTINGS, STORE, WORKER
+from .keys import EVENTS, OPEN_STREAMS, REGISTRY, SETTINGS, STORE, WORKER
 from .models import EventType, Job
 from .sse import follow, is_terminal, resume_point
+from .validation import job_request
 
 JOB_NOT_FOUND = "Job not found"
 LAST_EVENT_ID = "Last-Event-ID"
@@ -22,8 +23,9 @@ async def create_job(request: web.Request) -> web.Response:
     body = await _json_object(request)
     if "data" not in body:
         raise json_error(web.HTTPBadRequest, f'Request body has no "data" field: {BODY_HINT}')
+    wanted = job_request(body, request.app[REGISTRY])
     try:
-        job = await request.app[WORKER].submit(body["data"])
+        job = await request.app[WORKER].submit(wanted)
     except OSError as exc:
         raise json_error(web.HTTPServiceUnavailable, f"Job could not be stored: {exc}") from None
     return web.json_response(

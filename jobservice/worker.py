@@ -9,28 +9,30 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from .events import Event, EventLog, event
-from .handlers import Handler, JobContext
+from .handlers import JobContext
 from .models import EventType, Job, Status
+from .registry import Registry
 from .store import JobStore, ordered_pending
+from .validation import JobRequest
 
 logger = logging.getLogger(__name__)
 
 
 class Worker:
     def __init__(
-        self, store: JobStore, events: EventLog, handler: Handler, concurrency: int
+        self, store: JobStore, events: EventLog, registry: Registry, concurrency: int
     ) -> None:
         self.queue: asyncio.Queue[str] = asyncio.Queue()
         self._store = store
         self._events = events
-        self._handler = handler
+        self._registry = registry
         self._concurrency = max(1, concurrency)
         self._current: dict[asyncio.Task[None], str | None] = {}
         self._stopping = False
 
-    async def submit(self, data: Any) -> Job:
+    async def submit(self, request: JobRequest) -> Job:
         """Store a new job durably, then queue it. Raises OSError if it could not be stored."""
-        job = Job.new(data)
+        job = Job.new(request.data, type=request.type)
         await self._store.add(job)
         self.queue.put_nowait(job.id)
         return job
@@ -103,8 +105,11 @@ class Worker:
         await self._publish(
             job.id, event(EventType.STARTED, job.id, message="Job processing started")
         )
+        handler = self._registry.get(job.type)
         try:
-            await self._handler(job, ctx)
+            if handler is None:
+                raise LookupError(f"Unknown job type {job.type!r}: no handler is registered")
+            await handler(job, ctx)
         except Exception as exc:
             logger.exception("job %s failed", job.id)
             job.error = str(exc) or type(exc).__name__

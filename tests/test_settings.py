@@ -35,6 +35,7 @@ def test_an_empty_environment_gives_the_defaults() -> None:
         ("LOG_LEVEL", "debug", "log_level", "debug"),
         ("MAX_BODY_BYTES", "2048", "max_body_bytes", 2048),
         ("SSE_PING_SECONDS", "2.5", "sse_ping_seconds", 2.5),
+        ("JOB_HANDLERS", "examples.handlers", "job_handlers", "examples.handlers"),
     ],
 )
 def test_each_variable_is_parsed_to_its_type(
