@@ -97,7 +97,7 @@ async def event_log(app: web.Application) -> AsyncIterator[None]:
 
 async def worker(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    app[WORKER] = Worker(app[STORE], app[EVENTS], app[REGISTRY], settings.worker_concurrency)
+    app[WORKER] = Worker(app[STORE], app[EVENTS], app[REGISTRY], settings)
     await app[WORKER].start()
     yield
     await app[WORKER].stop(settings.stop_grace_seconds)

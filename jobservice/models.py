@@ -14,9 +14,10 @@ class Status(StrEnum):
     PROCESSING = "processing"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
-TERMINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED})
+TERMINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
 
 
 class EventType(StrEnum):
@@ -26,9 +27,14 @@ class EventType(StrEnum):
     COMPLETED = "completed"
     ERROR = "error"
     RESTARTED = "restarted"
+    # Additions to the seed's events; clients that know only the seed's can ignore them.
+    CREATED = "created"
+    RETRY = "retry"
+    STALLED = "stalled"
+    CANCELLED = "cancelled"
 
 
-TERMINAL_EVENTS = frozenset({EventType.COMPLETED, EventType.ERROR})
+TERMINAL_EVENTS = frozenset({EventType.COMPLETED, EventType.ERROR, EventType.CANCELLED})
 
 # The job type of a request that names none: the seed's demo job.
 DEFAULT_TYPE = "demo"
@@ -49,6 +55,14 @@ class Job:
     attempts: int = 0
     error: str | None = None
     type: str = DEFAULT_TYPE
+    # Higher runs first; within a priority, first come first served.
+    priority: int = 0
+    # Epoch ms before which the job does not run (a delayed job or a retry); 0: at once.
+    run_at: int = 0
+    # Attempts before the job fails; a failed attempt before the last is retried.
+    max_attempts: int = 1
+    # Seconds an attempt may run before it is cancelled and fails; None: no limit.
+    timeout: float | None = None
 
     def __post_init__(self) -> None:
         self.updated = self.updated or self.created
@@ -69,10 +83,14 @@ class Job:
             attempts=raw.get("attempts", 0),
             error=raw.get("error"),
             type=raw.get("type", DEFAULT_TYPE),
+            priority=raw.get("priority", 0),
+            run_at=raw.get("run_at", 0),
+            max_attempts=raw.get("max_attempts", 1),
+            timeout=raw.get("timeout"),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The public shape: the seed's fields, plus attempts/error once they mean something."""
+        """The public shape: the seed's fields and type, the others once they mean something."""
         doc: dict[str, Any] = {
             "id": self.id,
             "status": self.status.value,
@@ -87,6 +105,14 @@ class Job:
             doc["attempts"] = self.attempts
         if self.error is not None:
             doc["error"] = self.error
+        if self.priority:
+            doc["priority"] = self.priority
+        if self.run_at:
+            doc["run_at"] = self.run_at
+        if self.max_attempts != 1:
+            doc["max_attempts"] = self.max_attempts
+        if self.timeout is not None:
+            doc["timeout"] = self.timeout
         return doc
 
     def move_to(self, status: Status) -> None:

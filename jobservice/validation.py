@@ -11,6 +11,12 @@ from . import codec
 from .errors import json_error
 from .models import DEFAULT_TYPE
 from .registry import Registry
+from .settings import Settings
+
+MAX_PRIORITY = 1_000_000
+MAX_DELAY_MS = 366 * 24 * 3600 * 1000
+MAX_ATTEMPTS = 100
+MAX_TIMEOUT = 366 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,14 +25,51 @@ class JobRequest:
 
     data: Any
     type: str = DEFAULT_TYPE
+    priority: int = 0
+    delay_ms: int = 0
+    max_attempts: int = 1
+    timeout: float | None = None
 
 
 def bad_request(message: str) -> web.HTTPException:
     return json_error(web.HTTPBadRequest, message)
 
 
-def job_request(body: dict[str, Any], registry: Registry) -> JobRequest:
-    return JobRequest(data=body["data"], type=_job_type(body, registry))
+def job_request(body: dict[str, Any], registry: Registry, settings: Settings) -> JobRequest:
+    return JobRequest(
+        data=body["data"],
+        type=_job_type(body, registry),
+        priority=integer(body, "priority", 0, -MAX_PRIORITY, MAX_PRIORITY),
+        delay_ms=integer(body, "delay_ms", 0, 0, MAX_DELAY_MS),
+        max_attempts=integer(body, "max_attempts", settings.max_attempts, 1, MAX_ATTEMPTS),
+        timeout=_timeout(body, settings.job_timeout),
+    )
+
+
+def integer(fields: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    value = fields.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise bad_request(
+            f'"{name}" must be an integer from {low} to {high}, got {codec.dumps_str(value)}'
+        )
+    return value
+
+
+def _timeout(body: dict[str, Any], default: float | None) -> float | None:
+    """Seconds, more than 0; null asks for no limit even when JOB_TIMEOUT sets one."""
+    value = body.get("timeout", default)
+    if value is None:
+        return None
+    if (
+        not isinstance(value, int | float)
+        or isinstance(value, bool)
+        or not 0 < value <= MAX_TIMEOUT
+    ):
+        raise bad_request(
+            f'"timeout" must be a number of seconds above 0 and at most {MAX_TIMEOUT}, or null; '
+            f"got {codec.dumps_str(value)}"
+        )
+    return float(value)
 
 
 def _job_type(body: dict[str, Any], registry: Registry) -> str:

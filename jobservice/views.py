@@ -13,6 +13,7 @@ from .keys import EVENTS, OPEN_STREAMS, REGISTRY, SETTINGS, STORE, WORKER
 from .models import EventType, Job
 from .sse import follow, is_terminal, resume_point
 from .validation import job_request
+from .worker import JobFinishedError
 
 JOB_NOT_FOUND = "Job not found"
 LAST_EVENT_ID = "Last-Event-ID"
@@ -23,7 +24,7 @@ async def create_job(request: web.Request) -> web.Response:
     body = await _json_object(request)
     if "data" not in body:
         raise json_error(web.HTTPBadRequest, f'Request body has no "data" field: {BODY_HINT}')
-    wanted = job_request(body, request.app[REGISTRY])
+    wanted = job_request(body, request.app[REGISTRY], request.app[SETTINGS])
     try:
         job = await request.app[WORKER].submit(wanted)
     except OSError as exc:
@@ -35,6 +36,16 @@ async def create_job(request: web.Request) -> web.Response:
 
 async def get_job(request: web.Request) -> web.Response:
     return web.json_response(_job(request).to_dict(), dumps=codec.dumps_str)
+
+
+async def cancel_job(request: web.Request) -> web.Response:
+    try:
+        job = await request.app[WORKER].cancel(_job(request))
+    except JobFinishedError as exc:
+        raise json_error(web.HTTPConflict, str(exc)) from None
+    except OSError as exc:
+        raise json_error(web.HTTPServiceUnavailable, f"Job could not be stored: {exc}") from None
+    return web.json_response(job.to_dict(), dumps=codec.dumps_str)
 
 
 async def stream_job(request: web.Request) -> web.StreamResponse:

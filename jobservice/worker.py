@@ -1,4 +1,5 @@
-"""The worker: tasks on the service's loop take job ids from an asyncio.Queue and run them."""
+"""The worker: tasks on the service's loop take due jobs from the run queue and run them,
+retrying failed attempts with backoff; a request can cancel a job pending or running."""
 
 from __future__ import annotations
 
@@ -8,33 +9,70 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from .attempt import Attempt, Outcome, Result, retry_delay_ms
 from .events import Event, EventLog, event
 from .handlers import JobContext
-from .models import EventType, Job, Status
+from .jobqueue import JobQueue
+from .models import TERMINAL_STATUSES, EventType, Job, Status, now_ms
 from .registry import Registry
+from .settings import Settings
 from .store import JobStore, ordered_pending
-from .validation import JobRequest
+from .validation import MAX_PRIORITY, JobRequest
 
 logger = logging.getLogger(__name__)
 
 
+class JobFinishedError(Exception):
+    """The job has already ended; it cannot be cancelled."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(f"Job is already {job.status}")
+        self.job = job
+
+
 class Worker:
     def __init__(
-        self, store: JobStore, events: EventLog, registry: Registry, concurrency: int
+        self, store: JobStore, events: EventLog, registry: Registry, settings: Settings
     ) -> None:
-        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        self.queue = JobQueue()
         self._store = store
         self._events = events
         self._registry = registry
-        self._concurrency = max(1, concurrency)
+        self._settings = settings
+        self._concurrency = max(1, settings.worker_concurrency)
         self._current: dict[asyncio.Task[None], str | None] = {}
+        self._attempts: dict[str, Attempt] = {}
         self._stopping = False
 
     async def submit(self, request: JobRequest) -> Job:
         """Store a new job durably, then queue it. Raises OSError if it could not be stored."""
-        job = Job.new(request.data, type=request.type)
+        job = Job.new(
+            request.data,
+            type=request.type,
+            priority=request.priority,
+            max_attempts=request.max_attempts,
+            timeout=request.timeout,
+        )
+        if request.delay_ms:
+            job.run_at = job.created + request.delay_ms
         await self._store.add(job)
-        self.queue.put_nowait(job.id)
+        self.queue.put(job.id, job.priority, job.run_at)
+        return job
+
+    async def cancel(self, job: Job) -> Job:
+        """Take a pending job out of the queue, or stop a running one; JobFinishedError if
+        it has ended already."""
+        attempt = self._attempts.get(job.id)
+        if attempt is not None:
+            attempt.cancel()
+            await attempt.finished.wait()
+        if job.status is Status.CANCELLED and attempt is not None:
+            return job
+        if job.status in TERMINAL_STATUSES:
+            raise JobFinishedError(job)
+        # Pending: queued, or waiting for a retry that the attempt above had just set up.
+        self.queue.remove(job.id)
+        await self._end(job, Status.CANCELLED, event(EventType.CANCELLED, job.id, **CANCELLED))
         return job
 
     async def start(self) -> None:
@@ -69,15 +107,14 @@ class Worker:
                 message="Job restarted after an interrupted run",
             )
             await self._publish(job.id, restarted)
-            self.queue.put_nowait(job.id)
+            # They were picked to run before the stop: they go first, whatever their priority.
+            self.queue.put(job.id, RERUN_PRIORITY)
         again = {job.id for job in interrupted}
         for job in ordered_pending(self._store):
             if job.id not in again:
-                self.queue.put_nowait(job.id)
-        if self.queue.qsize():
-            logger.info(
-                "queued %d unfinished jobs (%d interrupted)", self.queue.qsize(), len(again)
-            )
+                self.queue.put(job.id, job.priority, job.run_at)
+        if len(self.queue):
+            logger.info("queued %d unfinished jobs (%d interrupted)", len(self.queue), len(again))
 
     async def _work(self) -> None:
         task = asyncio.current_task()
@@ -88,17 +125,21 @@ class Worker:
             if job is None or job.status is not Status.PENDING:
                 continue
             self._current[task] = job_id
+            attempt = self._attempts[job_id] = Attempt()
             try:
-                await self._run(job)
+                await self._run(job, attempt)
             except Exception:
                 logger.exception("job %s: the worker could not record its outcome", job_id)
             finally:
                 self._current[task] = None
+                del self._attempts[job_id]
+                attempt.finished.set()
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: Job, attempt: Attempt) -> None:
         job.attempts += 1
         job.output = []
         job.error = None
+        job.run_at = 0
         job.move_to(Status.PROCESSING)
         await self._store.save(job)
         ctx = JobContext(job, self._report)
@@ -106,18 +147,37 @@ class Worker:
             job.id, event(EventType.STARTED, job.id, message="Job processing started")
         )
         handler = self._registry.get(job.type)
-        try:
-            if handler is None:
-                raise LookupError(f"Unknown job type {job.type!r}: no handler is registered")
-            await handler(job, ctx)
-        except Exception as exc:
-            logger.exception("job %s failed", job.id)
-            job.error = str(exc) or type(exc).__name__
-            await self._finish(job, ctx, Status.FAILED, EventType.ERROR, job.error)
+        if handler is None:
+            result = Result(Outcome.FAILED, f"Unknown job type {job.type!r}: no handler for it")
         else:
+            result = await attempt.run(handler, job, ctx, self._settings.stall_seconds)
+        await self._settle(job, ctx, result)
+
+    async def _settle(self, job: Job, ctx: JobContext, result: Result) -> None:
+        if result.outcome is Outcome.SUCCEEDED:
             await self._finish(
                 job, ctx, Status.SUCCEEDED, EventType.COMPLETED, "Job processing completed"
             )
+        elif result.outcome is Outcome.CANCELLED:
+            await self._end(job, Status.CANCELLED, event(EventType.CANCELLED, job.id, **CANCELLED))
+        else:
+            await self._fail_attempt(job, ctx, result)
+
+    async def _fail_attempt(self, job: Job, ctx: JobContext, result: Result) -> None:
+        job.error = result.error
+        if result.outcome is Outcome.STALLED:
+            stalled = event(EventType.STALLED, job.id, attempt=job.attempts, message=result.error)
+            await self._publish(job.id, stalled)
+        if job.attempts >= job.max_attempts:
+            await self._finish(job, ctx, Status.FAILED, EventType.ERROR, result.error)
+            return
+        settings = self._settings
+        delay = retry_delay_ms(job.attempts, settings.retry_base_ms, settings.retry_max_ms)
+        job.run_at = now_ms() + delay
+        retry = event(EventType.RETRY, job.id, attempt=job.attempts, delay=delay, error=job.error)
+        await self._end(job, Status.PENDING, retry)
+        self.queue.put(job.id, job.priority, job.run_at)
+        logger.info("job %s: attempt %d failed, retrying in %d ms", job.id, job.attempts, delay)
 
     async def _report(self, job: Job, step: dict[str, Any]) -> None:
         assert job.output is not None
@@ -140,8 +200,18 @@ class Worker:
         await self._publish(job.id, ended)
         logger.info("job %s %s in %d ms", job.id, status, job.updated - ctx.started)
 
+    async def _end(self, job: Job, status: Status, payload: Event) -> None:
+        """Move the job to `status`, store it, then tell its watchers."""
+        job.move_to(status)
+        await self._store.save(job)
+        await self._publish(job.id, payload)
+
     async def _publish(self, job_id: str, payload: Event) -> None:
         try:
             await self._events.publish(job_id, payload)
         except RedisError as exc:
             logger.error("job %s: could not publish %s event: %s", job_id, payload["type"], exc)
+
+
+CANCELLED = {"message": "Job cancelled"}
+RERUN_PRIORITY = MAX_PRIORITY + 1
