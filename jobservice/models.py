@@ -63,6 +63,8 @@ class Job:
     max_attempts: int = 1
     # Seconds an attempt may run before it is cancelled and fails; None: no limit.
     timeout: float | None = None
+    # The POST's Idempotency-Key header: a second POST with it gets this job back.
+    idempotency_key: str | None = None
 
     def __post_init__(self) -> None:
         self.updated = self.updated or self.created
@@ -87,6 +89,7 @@ class Job:
             run_at=raw.get("run_at", 0),
             max_attempts=raw.get("max_attempts", 1),
             timeout=raw.get("timeout"),
+            idempotency_key=raw.get("idempotency_key"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,6 +116,8 @@ class Job:
             doc["max_attempts"] = self.max_attempts
         if self.timeout is not None:
             doc["timeout"] = self.timeout
+        if self.idempotency_key is not None:
+            doc["idempotency_key"] = self.idempotency_key
         return doc
 
     def move_to(self, status: Status) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,8 @@ MAX_PRIORITY = 1_000_000
 MAX_DELAY_MS = 366 * 24 * 3600 * 1000
 MAX_ATTEMPTS = 100
 MAX_TIMEOUT = 366 * 24 * 3600
+IDEMPOTENCY_KEY = "Idempotency-Key"
+MAX_KEY_CHARS = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +32,18 @@ class JobRequest:
     delay_ms: int = 0
     max_attempts: int = 1
     timeout: float | None = None
+    idempotency_key: str | None = None
 
 
 def bad_request(message: str) -> web.HTTPException:
     return json_error(web.HTTPBadRequest, message)
 
 
-def job_request(body: dict[str, Any], registry: Registry, settings: Settings) -> JobRequest:
+def job_request(
+    body: dict[str, Any], headers: Mapping[str, str], registry: Registry, settings: Settings
+) -> JobRequest:
     return JobRequest(
+        idempotency_key=_idempotency_key(headers),
         data=body["data"],
         type=_job_type(body, registry),
         priority=integer(body, "priority", 0, -MAX_PRIORITY, MAX_PRIORITY),
@@ -53,6 +60,15 @@ def integer(fields: dict[str, Any], name: str, default: int, low: int, high: int
             f'"{name}" must be an integer from {low} to {high}, got {codec.dumps_str(value)}'
         )
     return value
+
+
+def _idempotency_key(headers: Mapping[str, str]) -> str | None:
+    key = headers.get(IDEMPOTENCY_KEY)
+    if key is None:
+        return None
+    if not 0 < len(key) <= MAX_KEY_CHARS:
+        raise bad_request(f"{IDEMPOTENCY_KEY} must be 1 to {MAX_KEY_CHARS} characters")
+    return key
 
 
 def _timeout(body: dict[str, Any], default: float | None) -> float | None:

@@ -24,13 +24,16 @@ async def create_job(request: web.Request) -> web.Response:
     body = await _json_object(request)
     if "data" not in body:
         raise json_error(web.HTTPBadRequest, f'Request body has no "data" field: {BODY_HINT}')
-    wanted = job_request(body, request.app[REGISTRY], request.app[SETTINGS])
+    wanted = job_request(body, request.headers, request.app[REGISTRY], request.app[SETTINGS])
     try:
-        job = await request.app[WORKER].submit(wanted)
+        job, created = await request.app[WORKER].submit(wanted)
     except OSError as exc:
         raise json_error(web.HTTPServiceUnavailable, f"Job could not be stored: {exc}") from None
     return web.json_response(
-        job.to_dict(), status=201, headers={"Location": f"/job/{job.id}"}, dumps=codec.dumps_str
+        job.to_dict(),
+        status=201 if created else 200,
+        headers={"Location": f"/job/{job.id}"},
+        dumps=codec.dumps_str,
     )
 
 

@@ -44,20 +44,26 @@ class Worker:
         self._attempts: dict[str, Attempt] = {}
         self._stopping = False
 
-    async def submit(self, request: JobRequest) -> Job:
-        """Store a new job durably, then queue it. Raises OSError if it could not be stored."""
+    async def submit(self, request: JobRequest) -> tuple[Job, bool]:
+        """Store a new job durably, then queue it: (job, True). Raises OSError if it could not
+        be stored. A known idempotency key gets its job back instead: (job, False)."""
+        if request.idempotency_key is not None:
+            existing = self._store.by_idempotency_key(request.idempotency_key)
+            if existing is not None:
+                return existing, False
         job = Job.new(
             request.data,
             type=request.type,
             priority=request.priority,
             max_attempts=request.max_attempts,
             timeout=request.timeout,
+            idempotency_key=request.idempotency_key,
         )
         if request.delay_ms:
             job.run_at = job.created + request.delay_ms
         await self._store.add(job)
         self.queue.put(job.id, job.priority, job.run_at)
-        return job
+        return job, True
 
     async def cancel(self, job: Job) -> Job:
         """Take a pending job out of the queue, or stop a running one; JobFinishedError if
