@@ -10,7 +10,8 @@ from aiohttp import web
 
 from . import codec
 from .errors import json_error
-from .models import DEFAULT_TYPE
+from .listing import DEFAULT_LIMIT, ListQuery, decode_cursor
+from .models import DEFAULT_TYPE, Status
 from .registry import Registry
 from .settings import Settings
 
@@ -18,6 +19,7 @@ MAX_PRIORITY = 1_000_000
 MAX_DELAY_MS = 366 * 24 * 3600 * 1000
 MAX_ATTEMPTS = 100
 MAX_TIMEOUT = 366 * 24 * 3600
+MAX_PAGE = 500
 IDEMPOTENCY_KEY = "Idempotency-Key"
 MAX_KEY_CHARS = 255
 
@@ -94,3 +96,45 @@ def _job_type(body: dict[str, Any], registry: Registry) -> str:
         known = ", ".join(registry.names)
         raise bad_request(f"Unknown job type {codec.dumps_str(name)}; known types: {known}")
     return name
+
+
+def list_query(params: Mapping[str, str]) -> ListQuery:
+    """GET /jobs' query string: status, type, limit (1 to 500, default 50) and cursor."""
+    unknown = sorted(set(params) - {"status", "type", "limit", "cursor"})
+    if unknown:
+        raise bad_request(
+            f"Unknown query parameter {unknown[0]!r}: use status, type, limit, cursor"
+        )
+    return ListQuery(
+        status=_status(params.get("status")),
+        type=params.get("type") or None,
+        limit=_limit(params.get("limit")),
+        after=_cursor(params.get("cursor")),
+    )
+
+
+def _status(raw: str | None) -> Status | None:
+    if not raw:
+        return None
+    try:
+        return Status(raw)
+    except ValueError:
+        known = ", ".join(status.value for status in Status)
+        raise bad_request(f"Unknown status {raw!r}; known statuses: {known}") from None
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise bad_request(f'"limit" must be an integer from 1 to {MAX_PAGE}, got {raw!r}')
+    return int(raw)
+
+
+def _cursor(raw: str | None) -> tuple[int, str] | None:
+    if not raw:
+        return None
+    try:
+        return decode_cursor(raw)
+    except ValueError:
+        raise bad_request('"cursor" is not one this service gave out') from None

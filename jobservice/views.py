@@ -10,9 +10,10 @@ from aiohttp_sse import sse_response
 from . import codec
 from .errors import json_error
 from .keys import EVENTS, OPEN_STREAMS, REGISTRY, SETTINGS, STORE, WORKER
+from .listing import page
 from .models import EventType, Job
 from .sse import follow, is_terminal, resume_point
-from .validation import job_request
+from .validation import job_request, list_query
 from .worker import JobFinishedError
 
 JOB_NOT_FOUND = "Job not found"
@@ -39,6 +40,11 @@ async def create_job(request: web.Request) -> web.Response:
 
 async def get_job(request: web.Request) -> web.Response:
     return web.json_response(_job(request).to_dict(), dumps=codec.dumps_str)
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    query = list_query(request.query)
+    return web.json_response(page(request.app[STORE], query), dumps=codec.dumps_str)
 
 
 async def cancel_job(request: web.Request) -> web.Response:
