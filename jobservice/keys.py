@@ -28,6 +28,10 @@ WORKER: web.AppKey[Worker] = web.AppKey("worker")
 OPEN_STREAMS: web.AppKey[OpenStreams] = web.AppKey("open_streams")
 
 
+# Every job's lifecycle events, for dashboards (GET /events).
+FEED_STREAM = "jobs:events"
+
+
 def job_stream(job_id: str) -> str:
     """The Redis Stream holding one job's events (the seed's key name)."""
     return f"job:{job_id}:stream"

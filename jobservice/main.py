@@ -91,7 +91,10 @@ async def job_store(app: web.Application) -> AsyncIterator[None]:
 
 
 async def event_log(app: web.Application) -> AsyncIterator[None]:
-    app[EVENTS] = EventLog(app[REDIS], app[REDIS_BLOCKING], app[SETTINGS].stream_maxlen)
+    settings = app[SETTINGS]
+    app[EVENTS] = EventLog(
+        app[REDIS], app[REDIS_BLOCKING], settings.stream_maxlen, settings.feed_maxlen
+    )
     yield
 
 

@@ -25,6 +25,8 @@ class Settings:
     max_body_bytes: int = 1 * MiB
     # Entries kept per job stream (XADD MAXLEN ~).
     stream_maxlen: int = 10_000
+    # Entries kept in the feed of every job's events, jobs:events (XADD MAXLEN ~).
+    feed_maxlen: int = 100_000
     # How long a single XREAD BLOCK waits before the SSE loop checks in again.
     stream_block_ms: int = 15_000
     sse_ping_seconds: float = 15.0

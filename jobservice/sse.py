@@ -1,18 +1,19 @@
-"""Relaying a job's Redis Stream to one SSE response, and ending all of them on shutdown."""
+"""Relaying a Redis Stream (a job's, or the feed) to one SSE response, and ending all of them
+on shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
 from aiohttp_sse import EventSourceResponse
 from redis.exceptions import RedisError
 
 from . import codec
-from .events import FROM_START, EventLog
+from .events import FROM_START, Event, EventLog
 from .models import TERMINAL_EVENTS
 
 logger = logging.getLogger(__name__)
@@ -51,11 +52,25 @@ def resume_point(last_event_id: str | None) -> str | None:
     return None
 
 
+def ends_job(event: Event) -> bool:
+    return event.get("type") in TERMINAL_EVENTS
+
+
+def never(event: Event) -> bool:
+    return False
+
+
 async def follow(
-    response: EventSourceResponse, events: EventLog, job_id: str, after: str | None, block_ms: int
+    response: EventSourceResponse,
+    events: EventLog,
+    key: str,
+    after: str | None,
+    block_ms: int,
+    ends: Callable[[Event], bool] = ends_job,
 ) -> None:
-    """Stream the job's events to the response until the terminal one, then end it."""
-    pump = asyncio.create_task(_relay(response, events, job_id, after or FROM_START, block_ms))
+    """Relay stream `key` to the response until an event that `ends` it, then end it."""
+    relay = _relay(response, events, key, after or FROM_START, block_ms, ends)
+    pump = asyncio.create_task(relay)
     try:
         await response.wait()
     finally:
@@ -64,32 +79,37 @@ async def follow(
             await pump
 
 
-async def is_terminal(events: EventLog, job_id: str, entry_id: str) -> bool:
+async def is_terminal(events: EventLog, key: str, entry_id: str) -> bool:
     """Whether the event stored under `entry_id` is the job's last one."""
     try:
-        event = await events.entry(job_id, entry_id)
+        event = await events.entry(key, entry_id)
     except RedisError:
         return False  # the relay retries the read until Redis answers
     return event is not None and event.get("type") in TERMINAL_EVENTS
 
 
 async def _relay(
-    response: EventSourceResponse, events: EventLog, job_id: str, after: str, block_ms: int
+    response: EventSourceResponse,
+    events: EventLog,
+    key: str,
+    after: str,
+    block_ms: int,
+    ends: Callable[[Event], bool],
 ) -> None:
     try:
         while True:
             try:
-                entries = await events.read(job_id, after, block_ms)
+                entries = await events.read(key, after, block_ms)
             except RedisError as exc:
-                logger.warning("stream of job %s: read failed (%s); retrying", job_id, exc)
+                logger.warning("stream %s: read failed (%s); retrying", key, exc)
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             for entry_id, fields in entries:
                 await response.send(codec.dumps_str(fields), id=entry_id)
                 after = entry_id
-                if fields.get("type") in TERMINAL_EVENTS:
+                if ends(fields):
                     return
     except ConnectionResetError:
-        logger.debug("stream of job %s: client went away", job_id)
+        logger.debug("stream %s: client went away", key)
     finally:
         response.stop_streaming()

@@ -6,13 +6,23 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp_sse import sse_response
+from redis.exceptions import RedisError
 
 from . import codec
 from .errors import json_error
-from .keys import EVENTS, OPEN_STREAMS, REGISTRY, SETTINGS, STORE, WORKER
+from .keys import (
+    EVENTS,
+    FEED_STREAM,
+    OPEN_STREAMS,
+    REGISTRY,
+    SETTINGS,
+    STORE,
+    WORKER,
+    job_stream,
+)
 from .listing import page
 from .models import EventType, Job
-from .sse import follow, is_terminal, resume_point
+from .sse import follow, is_terminal, never, resume_point
 from .validation import job_request, list_query
 from .worker import JobFinishedError
 
@@ -61,7 +71,7 @@ async def stream_job(request: web.Request) -> web.StreamResponse:
     job = _job(request)
     settings, events = request.app[SETTINGS], request.app[EVENTS]
     after = resume_point(request.headers.get(LAST_EVENT_ID))
-    if after is not None and await is_terminal(events, job.id, after):
+    if after is not None and await is_terminal(events, job_stream(job.id), after):
         # The client has every event; 204 is what makes a browser's EventSource stop retrying.
         return web.Response(status=204)
     async with sse_response(request, ping_interval=settings.sse_ping_seconds) as response:
@@ -69,7 +79,22 @@ async def stream_job(request: web.Request) -> web.StreamResponse:
             initial = {"type": EventType.INITIAL.value, "job": job.to_dict()}
             await response.send(codec.dumps_str(initial))
         with request.app[OPEN_STREAMS].track(response):
-            await follow(response, events, job.id, after, settings.stream_block_ms)
+            await follow(response, events, job_stream(job.id), after, settings.stream_block_ms)
+    return response
+
+
+async def feed(request: web.Request) -> web.StreamResponse:
+    """Every job's events; without Last-Event-ID, only those published from now on."""
+    settings, events = request.app[SETTINGS], request.app[EVENTS]
+    after = resume_point(request.headers.get(LAST_EVENT_ID))
+    if after is None:
+        try:
+            after = await events.last_id(FEED_STREAM)
+        except RedisError as exc:
+            raise json_error(web.HTTPServiceUnavailable, f"Event feed unavailable: {exc}") from None
+    async with sse_response(request, ping_interval=settings.sse_ping_seconds) as response:
+        with request.app[OPEN_STREAMS].track(response):
+            await follow(response, events, FEED_STREAM, after, settings.stream_block_ms, never)
     return response
 
 

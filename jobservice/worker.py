@@ -62,6 +62,10 @@ class Worker:
         if request.delay_ms:
             job.run_at = job.created + request.delay_ms
         await self._store.add(job)
+        # Announced before it is queued, so the feed shows `created` before `started`.
+        await self._publish(
+            job.id, event(EventType.CREATED, job.id, jobType=job.type), feed_only=True
+        )
         self.queue.put(job.id, job.priority, job.run_at)
         return job, True
 
@@ -212,9 +216,12 @@ class Worker:
         await self._store.save(job)
         await self._publish(job.id, payload)
 
-    async def _publish(self, job_id: str, payload: Event) -> None:
+    async def _publish(self, job_id: str, payload: Event, feed_only: bool = False) -> None:
         try:
-            await self._events.publish(job_id, payload)
+            if feed_only:
+                await self._events.announce(payload)
+            else:
+                await self._events.publish(job_id, payload)
         except RedisError as exc:
             logger.error("job %s: could not publish %s event: %s", job_id, payload["type"], exc)
 
