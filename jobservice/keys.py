@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from .events import EventLog
     from .registry import Registry
+    from .retention import Retention
     from .settings import Settings
     from .sse import OpenStreams
     from .store import JobStore
@@ -25,6 +26,7 @@ REGISTRY: web.AppKey[Registry] = web.AppKey("registry")
 STORE: web.AppKey[JobStore] = web.AppKey("store")
 EVENTS: web.AppKey[EventLog] = web.AppKey("events")
 WORKER: web.AppKey[Worker] = web.AppKey("worker")
+RETENTION: web.AppKey[Retention] = web.AppKey("retention")
 OPEN_STREAMS: web.AppKey[OpenStreams] = web.AppKey("open_streams")
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import resource
 from collections.abc import AsyncIterator
+from contextlib import suppress
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -19,12 +21,14 @@ from .keys import (
     REDIS_BLOCKING,
     REDIS_URL,
     REGISTRY,
+    RETENTION,
     SETTINGS,
     STORE,
     WORKER,
 )
 from .redis_server import EmbeddedRedis, find_redis_server
 from .registry import build_registry
+from .retention import Retention
 from .routes import setup_routes
 from .settings import Settings
 from .sse import OpenStreams
@@ -49,6 +53,7 @@ def create_app(settings: Settings, handler: Handler | None = None) -> web.Applic
         job_store,
         event_log,
         worker,
+        retention,
     ])  # fmt: skip
     app.on_shutdown.append(close_streams)
     setup_routes(app)
@@ -104,6 +109,18 @@ async def worker(app: web.Application) -> AsyncIterator[None]:
     await app[WORKER].start()
     yield
     await app[WORKER].stop(settings.stop_grace_seconds)
+
+
+async def retention(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[RETENTION] = Retention(app[STORE], app[EVENTS], settings.retention_seconds)
+    sweeping = asyncio.create_task(
+        app[RETENTION].run(settings.retention_sweep_seconds), name="retention"
+    )
+    yield
+    sweeping.cancel()
+    with suppress(asyncio.CancelledError):
+        await sweeping
 
 
 async def close_streams(app: web.Application) -> None:

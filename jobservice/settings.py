@@ -45,6 +45,9 @@ class Settings:
     retry_max_ms: int = 60_000
     # A running job with no progress for this long is stalled: its attempt fails. None: off.
     stall_seconds: float | None = None
+    # Jobs that ended longer ago than this are removed, streams included; swept this often.
+    retention_seconds: float = 7 * 24 * 3600.0
+    retention_sweep_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -49,6 +49,9 @@ class JobStore:
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 
+    def jobs(self) -> list[Job]:
+        return list(self._jobs.values())
+
     def with_status(self, status: Status) -> Iterator[Job]:
         return (job for job in self._jobs.values() if job.status is status)
 
