@@ -1,4 +1,6 @@
-"""Job events in Redis Streams: published through the outbox, followed with XREAD BLOCK."""
+"""Job events in Redis Streams: published through the outbox, followed with XREAD BLOCK.
+
+Each event goes to its job's stream and to the feed stream of every job's events."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from . import codec
-from .keys import job_stream
+from .keys import FEED_STREAM, job_stream
 from .models import TERMINAL_EVENTS, EventType, Job, Status, now_ms
 from .outbox import Outbox
 
@@ -29,54 +31,71 @@ def _text(value: object) -> str:
 
 
 class EventLog:
-    def __init__(self, redis: Redis, blocking: Redis, outbox: Outbox, ttl_seconds: int) -> None:
+    def __init__(
+        self, redis: Redis, blocking: Redis, outbox: Outbox, *, maxlen: int, feed_maxlen: int,
+        ttl_seconds: int,
+    ) -> None:  # fmt: skip
         self._redis = redis
         self._blocking = blocking
         self._outbox = outbox
+        self._maxlen = maxlen
+        self._feed_maxlen = feed_maxlen
         self._ttl = ttl_seconds
 
     def new_job(self, job_id: str) -> None:
         self._outbox.new_stream(job_stream(job_id))
 
     async def publish(self, job_id: str, event: Event) -> None:
-        """Queue the event; a job's last event also starts its stream's time to live."""
-        final = event["type"] in TERMINAL_EVENTS
-        await self._outbox.publish(job_stream(job_id), event, self._ttl if final else None)
+        """Queue the event for the job's stream and the feed; a job's last event also starts
+        its stream's time to live."""
+        expire = self._ttl if event["type"] in TERMINAL_EVENTS else None
+        await self._outbox.publish(job_stream(job_id), event, self._maxlen, expire)
+        await self.announce(event)
 
-    async def exists(self, job_id: str) -> bool:
-        return bool(await self._redis.exists(job_stream(job_id)))
+    async def announce(self, event: Event) -> None:
+        """Queue the event for the feed only (a job's own stream starts with `started`)."""
+        await self._outbox.publish(FEED_STREAM, event, self._feed_maxlen)
 
-    async def entry(self, job_id: str, entry_id: str) -> Event | None:
-        """The event stored under `entry_id`, if the stream still has it."""
-        found: Any = await self._redis.xrange(job_stream(job_id), entry_id, entry_id)
+    async def expired(self, job_id: str) -> bool:
+        """Whether the job's stream is gone: not in Redis, and nothing waits to be written."""
+        stream = job_stream(job_id)
+        return not self._outbox.holds(stream) and not await self._redis.exists(stream)
+
+    async def entry(self, key: str, entry_id: str) -> Event | None:
+        """The event stored under `entry_id` in stream `key`, if the stream still has it."""
+        found: Any = await self._redis.xrange(key, entry_id, entry_id)
         return found[0][1] if found else None
 
-    async def read(self, job_id: str, after: str, block_ms: int) -> list[Entry]:
-        """Entries after `after`, waiting up to `block_ms` for the first one to arrive."""
-        reply: Any = await self._blocking.xread({job_stream(job_id): after}, block=block_ms)
+    async def last_id(self, key: str) -> str:
+        """The id of the stream's newest entry: reading after it gets only what comes next."""
+        found: Any = await self._redis.xrevrange(key, count=1)
+        return str(found[0][0]) if found else FROM_START
+
+    async def read(self, key: str, after: str, block_ms: int) -> list[Entry]:
+        """Entries of stream `key` after `after`, waiting up to `block_ms` for the first."""
+        reply: Any = await self._blocking.xread({key: after}, block=block_ms)
         return [entry for _stream, entries in reply or () for entry in entries]
+
+    async def forget(self, job_ids: list[str]) -> None:
+        """Delete these jobs' streams (their events stay in the feed until it is trimmed)."""
+        if job_ids:
+            await self._redis.delete(*(job_stream(job_id) for job_id in job_ids))
 
 
 def history(job: Job) -> list[Entry]:
     """A finished job's events rebuilt from its record, for when its stream has expired."""
     started = job.started if job.started is not None else job.created
-    events = [event(EventType.STARTED, job.id, message="Job processing started", timestamp=started)]
+    events = []
+    if job.started is not None:  # a job cancelled while pending never started
+        events.append(event(EventType.STARTED, job.id, message="Job processing started",
+                            timestamp=started))  # fmt: skip
     events += [event(EventType.PROGRESS, job.id, **step) for step in job.output or ()]
+    elapsed = job.updated - started
     if job.status is Status.SUCCEEDED:
-        ended = event(
-            EventType.COMPLETED,
-            job.id,
-            timestamp=job.updated,
-            processingTime=job.updated - started,
-            message="Job processing completed",
-        )
+        kind, message = EventType.COMPLETED, "Job processing completed"
+    elif job.status is Status.CANCELLED:
+        kind, message = EventType.CANCELLED, job.error or "Job cancelled"
     else:
-        ended = event(
-            EventType.ERROR,
-            job.id,
-            timestamp=job.updated,
-            processingTime=job.updated - started,
-            message=job.error or "Job failed",
-        )
-    events.append(ended)
-    return [(f"{fields['timestamp']}-{index}", fields) for index, fields in enumerate(events)]
+        kind, message = EventType.ERROR, job.error or "Job failed"
+    ended = event(kind, job.id, timestamp=job.updated, processingTime=elapsed, message=message)
+    return [(f"{fields['timestamp']}-{i}", fields) for i, fields in enumerate([*events, ended])]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -24,9 +25,12 @@ class JobContext:
     def __init__(self, job: Job, report: Reporter) -> None:
         self.job = job
         self.started = job.started if job.started is not None else now_ms()
+        # time.monotonic() of the last sign of life, for stall detection.
+        self.last_seen = time.monotonic()
         self._report = report
 
     async def progress(self, data: Any) -> None:
+        self.last_seen = time.monotonic()
         now = now_ms()
         output = self.job.output if self.job.output is not None else []
         step = {

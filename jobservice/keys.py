@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 
     from .events import EventLog
     from .metrics import Metrics
+    from .registry import Registry
+    from .retention import Retention
     from .settings import Settings
     from .sse import OpenStreams
     from .store import JobStore
@@ -21,11 +23,17 @@ REDIS_URL: web.AppKey[str] = web.AppKey("redis_url")
 REDIS: web.AppKey[Redis] = web.AppKey("redis")
 # A second client for XREAD BLOCK: its own pool, sized for many watchers, no read timeout.
 REDIS_BLOCKING: web.AppKey[Redis] = web.AppKey("redis_blocking")
+REGISTRY: web.AppKey[Registry] = web.AppKey("registry")
 STORE: web.AppKey[JobStore] = web.AppKey("store")
 EVENTS: web.AppKey[EventLog] = web.AppKey("events")
 WORKER: web.AppKey[Worker] = web.AppKey("worker")
+RETENTION: web.AppKey[Retention] = web.AppKey("retention")
 OPEN_STREAMS: web.AppKey[OpenStreams] = web.AppKey("open_streams")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+
+
+# Every job's lifecycle events, for dashboards (GET /events).
+FEED_STREAM = "jobs:events"
 
 
 def job_stream(job_id: str) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import resource
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from contextlib import suppress
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -13,7 +15,7 @@ from redis.asyncio import Redis
 from .auth import require_token
 from .cors import parse_origins, setup_cors
 from .errors import StartupError, json_errors
-from .handlers import Handler, demo_handler
+from .handlers import Handler
 from .keys import (
     EVENTS,
     METRICS,
@@ -21,6 +23,8 @@ from .keys import (
     REDIS,
     REDIS_BLOCKING,
     REDIS_URL,
+    REGISTRY,
+    RETENTION,
     SETTINGS,
     STORE,
     WORKER,
@@ -28,6 +32,8 @@ from .keys import (
 from .logs import AccessLogger, configure_logging, request_ids, send_request_id
 from .metrics import InstrumentedEventLog, InstrumentedJobStore, InstrumentedOutbox, Metrics
 from .redis_server import EmbeddedRedis, find_redis_server
+from .registry import build_registry
+from .retention import Retention
 from .routes import setup_routes
 from .settings import Settings
 from .sse import OpenStreams
@@ -40,9 +46,11 @@ MAX_BLOCKING_CONNECTIONS = 100_000
 
 
 def create_app(settings: Settings, handler: Handler | None = None) -> web.Application:
+    """`handler`, if given, runs the default job type instead of the built-in demo."""
     app = web.Application(client_max_size=settings.max_body_bytes)
     app.middlewares.extend(middlewares(app, settings))
     app[SETTINGS] = settings
+    app[REGISTRY] = build_registry(settings, handler)
     app[OPEN_STREAMS] = OpenStreams()
     app[METRICS] = Metrics()
     app.cleanup_ctx.extend([
@@ -50,7 +58,8 @@ def create_app(settings: Settings, handler: Handler | None = None) -> web.Applic
         redis_clients,
         job_store,
         event_log,
-        worker_ctx(handler or demo_handler(settings.job_step_ms)),
+        worker,
+        retention,
     ])  # fmt: skip
     app.on_response_prepare.append(send_request_id)
     app.on_shutdown.append(close_streams)
@@ -105,34 +114,45 @@ async def job_store(app: web.Application) -> AsyncIterator[None]:
 
 async def event_log(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    outbox = InstrumentedOutbox(
-        app[METRICS], app[REDIS], settings.stream_maxlen, settings.outbox_limit
-    )
+    outbox = InstrumentedOutbox(app[METRICS], app[REDIS], settings.outbox_limit)
     outbox.start()
     app[EVENTS] = InstrumentedEventLog(
-        app[METRICS], app[REDIS], app[REDIS_BLOCKING], outbox, settings.stream_ttl_seconds
+        app[METRICS],
+        app[REDIS],
+        app[REDIS_BLOCKING],
+        outbox,
+        maxlen=settings.stream_maxlen,
+        feed_maxlen=settings.feed_maxlen,
+        ttl_seconds=settings.stream_ttl_seconds,
     )
     yield
     await outbox.stop(grace=settings.shutdown_timeout / 2)
 
 
-def worker_ctx(handler: Handler) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def worker(app: web.Application) -> AsyncIterator[None]:
-        settings = app[SETTINGS]
-        app[WORKER] = Worker(
-            app[STORE], app[EVENTS], handler, settings.worker_concurrency, app[METRICS]
-        )
-        await app[WORKER].start()
-        watch_gauges(app)
-        yield
-        await app[WORKER].stop(settings.stop_grace_seconds)
+async def worker(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[WORKER] = Worker(app[STORE], app[EVENTS], app[REGISTRY], settings, app[METRICS])
+    await app[WORKER].start()
+    watch_gauges(app)
+    yield
+    await app[WORKER].stop(settings.stop_grace_seconds)
 
-    return worker
+
+async def retention(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[RETENTION] = Retention(app[STORE], app[EVENTS], settings.retention_seconds)
+    sweeping = asyncio.create_task(
+        app[RETENTION].run(settings.retention_sweep_seconds), name="retention"
+    )
+    yield
+    sweeping.cancel()
+    with suppress(asyncio.CancelledError):
+        await sweeping
 
 
 def watch_gauges(app: web.Application) -> None:
     worker, streams = app[WORKER], app[OPEN_STREAMS]
-    app[METRICS].watch(worker.queue.qsize, lambda: worker.running, lambda: len(streams))
+    app[METRICS].watch(worker.queue.__len__, lambda: worker.running, lambda: len(streams))
 
 
 async def close_streams(app: web.Application) -> None:

@@ -14,9 +14,10 @@ class Status(StrEnum):
     PROCESSING = "processing"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
-TERMINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED})
+TERMINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
 # Status(value) goes through Enum machinery; a dict is several times faster on startup.
 STATUS_BY_VALUE = {status.value: status for status in Status}
 
@@ -28,9 +29,17 @@ class EventType(StrEnum):
     COMPLETED = "completed"
     ERROR = "error"
     RESTARTED = "restarted"
+    # Additions to the seed's events; clients that know only the seed's can ignore them.
+    CREATED = "created"
+    RETRY = "retry"
+    STALLED = "stalled"
+    CANCELLED = "cancelled"
 
 
-TERMINAL_EVENTS = frozenset({EventType.COMPLETED, EventType.ERROR})
+TERMINAL_EVENTS = frozenset({EventType.COMPLETED, EventType.ERROR, EventType.CANCELLED})
+
+# The job type of a request that names none: the seed's demo job.
+DEFAULT_TYPE = "demo"
 
 
 def now_ms() -> int:
@@ -49,13 +58,24 @@ class Job:
     error: str | None = None
     # When the latest attempt started (epoch ms).
     started: int | None = None
+    type: str = DEFAULT_TYPE
+    # Higher runs first; within a priority, first come first served.
+    priority: int = 0
+    # Epoch ms before which the job does not run (a delayed job or a retry); 0: at once.
+    run_at: int = 0
+    # Attempts before the job fails; a failed attempt before the last is retried.
+    max_attempts: int = 1
+    # Seconds an attempt may run before it is cancelled and fails; None: no limit.
+    timeout: float | None = None
+    # The POST's Idempotency-Key header: a second POST with it gets this job back.
+    idempotency_key: str | None = None
 
     def __post_init__(self) -> None:
         self.updated = self.updated or self.created
 
     @classmethod
-    def new(cls, data: Any) -> Job:
-        return cls(id=str(uuid.uuid4()), data=data)
+    def new(cls, data: Any, **options: Any) -> Job:
+        return cls(id=str(uuid.uuid4()), data=data, **options)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Job:
@@ -69,16 +89,23 @@ class Job:
             attempts=raw.get("attempts", 0),
             error=raw.get("error"),
             started=raw.get("started"),
+            type=raw.get("type", DEFAULT_TYPE),
+            priority=raw.get("priority", 0),
+            run_at=raw.get("run_at", 0),
+            max_attempts=raw.get("max_attempts", 1),
+            timeout=raw.get("timeout"),
+            idempotency_key=raw.get("idempotency_key"),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The public shape: the seed's fields, plus attempts/error once they mean something."""
+        """The public shape: the seed's fields and type, the others once they mean something."""
         doc: dict[str, Any] = {
             "id": self.id,
             "status": self.status.value,
             "created": self.created,
             "updated": self.updated,
             "data": self.data,
+            "type": self.type,
         }
         if self.output is not None:
             doc["output"] = self.output
@@ -88,8 +115,18 @@ class Job:
             doc["started"] = self.started
         if self.error is not None:
             doc["error"] = self.error
+        if self.priority:
+            doc["priority"] = self.priority
+        if self.run_at:
+            doc["run_at"] = self.run_at
+        if self.max_attempts != 1:
+            doc["max_attempts"] = self.max_attempts
+        if self.timeout is not None:
+            doc["timeout"] = self.timeout
+        if self.idempotency_key is not None:
+            doc["idempotency_key"] = self.idempotency_key
         return doc
 
-    def move_to(self, status: Status) -> None:
+    def move_to(self, status: Status, at: int | None = None) -> None:
         self.status = status
-        self.updated = now_ms()
+        self.updated = now_ms() if at is None else at

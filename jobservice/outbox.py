@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections import Counter, deque
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -35,17 +35,18 @@ StreamId = tuple[int, int]
 class Entry:
     stream: str
     fields: dict[str, str]
+    maxlen: int
     expire: int | None
     id: StreamId | None = None
 
 
 class Outbox:
-    def __init__(self, redis: Redis, maxlen: int, limit: int) -> None:
+    def __init__(self, redis: Redis, limit: int) -> None:
         self._redis = redis
-        self._maxlen = maxlen
         self._limit = limit
         self._entries: deque[Entry] = deque()
         self._last: dict[str, StreamId] = {}
+        self._waiting: Counter[str] = Counter()
         self._wakeup = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
@@ -71,16 +72,24 @@ class Outbox:
         if self._entries:
             logger.warning("%d events not written: Redis unreachable at stop", len(self._entries))
 
+    def holds(self, stream: str) -> bool:
+        """Whether entries for `stream` still wait to be written."""
+        return self._waiting[stream] > 0
+
     def new_stream(self, stream: str) -> None:
         """Note a stream that no earlier process wrote to, so its ids start fresh."""
         self._last.setdefault(stream, (0, 0))
 
-    async def publish(self, stream: str, fields: dict[str, str], expire: int | None = None) -> None:
-        """Queue an entry; `expire` (seconds) sets the stream's TTL once it is written."""
+    async def publish(
+        self, stream: str, fields: dict[str, str], maxlen: int, expire: int | None = None
+    ) -> None:
+        """Queue an entry for a stream capped at about `maxlen`; `expire` (seconds) sets the
+        stream's time to live once the entry is written."""
         while len(self._entries) >= self._limit:
             self._room.clear()
             await self._room.wait()
-        self._entries.append(Entry(stream, fields, expire))
+        self._entries.append(Entry(stream, fields, maxlen, expire))
+        self._waiting[stream] += 1
         self._empty.clear()
         self._wakeup.set()
 
@@ -117,6 +126,9 @@ class Outbox:
             elif isinstance(result, Exception):
                 raise result
             self._entries.popleft()
+            self._waiting[entry.stream] -= 1
+            if not self._waiting[entry.stream]:
+                del self._waiting[entry.stream]
             if entry.expire is not None:  # the stream's last entry: stop tracking it
                 self._last.pop(entry.stream, None)
         if len(self._entries) < self._limit:
@@ -129,7 +141,7 @@ class Outbox:
         for entry in batch:
             assert entry.id is not None
             fields: dict[Any, Any] = entry.fields
-            pipe.xadd(entry.stream, fields, id=_text(entry.id), maxlen=self._maxlen)
+            pipe.xadd(entry.stream, fields, id=_text(entry.id), maxlen=entry.maxlen)
             if entry.expire is not None:
                 pipe.expire(entry.stream, entry.expire)
         results = await pipe.execute(raise_on_error=False)

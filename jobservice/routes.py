@@ -12,7 +12,11 @@ from .openapi import openapi_json
 
 def setup_routes(app: web.Application) -> None:
     app.router.add_post("/job", views.create_job)
+    app.router.add_get("/jobs", views.list_jobs)
+    app.router.add_get("/events", views.feed)
     app.router.add_get("/job/{id}", views.get_job)
+    app.router.add_delete("/job/{id}", views.cancel_job)
+    app.router.add_post("/job/{id}/cancel", views.cancel_job)
     app.router.add_get("/job/{id}/stream", views.stream_job)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)

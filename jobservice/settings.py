@@ -36,6 +36,8 @@ class Settings:
     stream_ttl_seconds: int = 86_400
     # Events held in memory while Redis is unreachable; past this, workers wait for Redis.
     outbox_limit: int = 100_000
+    # Entries kept in the feed of every job's events, jobs:events (XADD MAXLEN ~).
+    feed_maxlen: int = 100_000
     # How long a single XREAD BLOCK waits before the SSE loop checks in again.
     stream_block_ms: int = 15_000
     sse_ping_seconds: float = 15.0
@@ -45,6 +47,19 @@ class Settings:
     # On stop: how long running jobs may finish before they are cancelled (and re-run on start).
     stop_grace_seconds: float = 3.0
     shutdown_timeout: float = 5.0
+    # An importable module whose HANDLERS dict adds job types (see README, "Job types").
+    job_handlers: str | None = None
+    # Defaults for jobs that do not set max_attempts / timeout (seconds; None: no limit).
+    max_attempts: int = 1
+    job_timeout: float | None = None
+    # Retry backoff: base * 2^(attempt-1), capped, with jitter (the upper half is random).
+    retry_base_ms: int = 1000
+    retry_max_ms: int = 60_000
+    # A running job with no progress for this long is stalled: its attempt fails. None: off.
+    stall_seconds: float | None = None
+    # Jobs that ended longer ago than this are removed, streams included; swept this often.
+    retention_seconds: float = 7 * 24 * 3600.0
+    retention_sweep_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -54,7 +69,7 @@ class Settings:
         for field in fields(cls):
             raw = env.get(field.name.upper(), "").strip()
             if raw:
-                values[field.name] = _parse(field.name, raw, field.default)
+                values[field.name] = _parse(field.name, raw, field.default, str(field.type))
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -66,13 +81,13 @@ def settings_or_exit() -> Settings:
         raise SystemExit(f"jobservice: {exc}") from None
 
 
-def _parse(name: str, raw: str, default: object) -> object:
+def _parse(name: str, raw: str, default: object, annotation: str) -> object:
     try:
         if isinstance(default, bool):
             return raw.lower() in ("1", "true", "yes", "on")
         if isinstance(default, int):
             return int(raw)
-        if isinstance(default, float):
+        if isinstance(default, float) or annotation == "float | None":
             return float(raw)
     except ValueError:
         raise ValueError(f"{name.upper()} must be a number, got {raw!r}") from None

@@ -1,12 +1,12 @@
-"""One job's events over SSE: replayed and followed from its Redis Stream, or rebuilt from
-the job's record once the stream has expired; and ending all streams on shutdown."""
+"""Relaying a Redis Stream (a job's, or the feed) to one SSE response; rebuilding a finished
+job's events once its stream has expired; and ending all streams on shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
 from aiohttp import web
@@ -14,7 +14,8 @@ from aiohttp_sse import EventSourceResponse, sse_response
 from redis.exceptions import RedisError
 
 from . import codec
-from .events import FROM_START, Entry, EventLog, history
+from .events import FROM_START, Entry, Event, EventLog, history
+from .keys import job_stream
 from .models import TERMINAL_EVENTS, TERMINAL_STATUSES, EventType, Job
 
 logger = logging.getLogger(__name__)
@@ -51,9 +52,11 @@ async def stream_job(
     request: web.Request, job: Job, events: EventLog, streams: OpenStreams, block_ms: int,
     ping_seconds: float,
 ) -> web.StreamResponse:  # fmt: skip
+    """The seed's stream: `initial`, then the job's events until its terminal one."""
+    key = job_stream(job.id)
     after = resume_point(request.headers.get(LAST_EVENT_ID))
     rebuilt = await _rebuilt_history(events, job, after)
-    if after is not None and (rebuilt == [] or await is_terminal(events, job.id, after)):
+    if after is not None and (rebuilt == [] or await is_terminal(events, key, after)):
         # The client has every event; 204 is what makes a browser's EventSource stop retrying.
         return web.Response(status=204)
     async with sse_response(request, ping_interval=ping_seconds) as response:
@@ -65,24 +68,8 @@ async def stream_job(
                 await response.send(codec.dumps_str(fields), id=entry_id)
             return response
         with streams.track(response):
-            await _follow(response, events, job.id, after or FROM_START, block_ms)
+            await follow(response, events, key, after, block_ms)
     return response
-
-
-def resume_point(last_event_id: str | None) -> str | None:
-    """The stream id to resume after, if the client sent a valid Last-Event-ID."""
-    if last_event_id and STREAM_ID.fullmatch(last_event_id.strip()):
-        return last_event_id.strip()
-    return None
-
-
-async def is_terminal(events: EventLog, job_id: str, entry_id: str) -> bool:
-    """Whether the event stored under `entry_id` is the job's last one."""
-    try:
-        event = await events.entry(job_id, entry_id)
-    except RedisError:
-        return False  # the relay retries the read until Redis answers
-    return event is not None and event.get("type") in TERMINAL_EVENTS
 
 
 async def _rebuilt_history(events: EventLog, job: Job, after: str | None) -> list[Entry] | None:
@@ -90,7 +77,7 @@ async def _rebuilt_history(events: EventLog, job: Job, after: str | None) -> lis
     if job.status not in TERMINAL_STATUSES:
         return None
     try:
-        if await events.exists(job.id):
+        if not await events.expired(job.id):
             return None
     except RedisError:
         pass  # Redis is away: the job's record has its whole story
@@ -103,11 +90,32 @@ def _id_tuple(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq)
 
 
-async def _follow(
-    response: EventSourceResponse, events: EventLog, job_id: str, after: str, block_ms: int
+def resume_point(last_event_id: str | None) -> str | None:
+    """The stream id to resume after, if the client sent a valid Last-Event-ID."""
+    if last_event_id and STREAM_ID.fullmatch(last_event_id.strip()):
+        return last_event_id.strip()
+    return None
+
+
+def ends_job(event: Event) -> bool:
+    return event.get("type") in TERMINAL_EVENTS
+
+
+def never(event: Event) -> bool:
+    return False
+
+
+async def follow(
+    response: EventSourceResponse,
+    events: EventLog,
+    key: str,
+    after: str | None,
+    block_ms: int,
+    ends: Callable[[Event], bool] = ends_job,
 ) -> None:
-    """Relay the stream until its terminal event or until the response is stopped."""
-    pump = asyncio.create_task(_relay(response, events, job_id, after, block_ms))
+    """Relay stream `key` to the response until an event that `ends` it, then end it."""
+    relay = _relay(response, events, key, after or FROM_START, block_ms, ends)
+    pump = asyncio.create_task(relay)
     try:
         await response.wait()
     finally:
@@ -116,23 +124,37 @@ async def _follow(
             await pump
 
 
+async def is_terminal(events: EventLog, key: str, entry_id: str) -> bool:
+    """Whether the event stored under `entry_id` is the job's last one."""
+    try:
+        event = await events.entry(key, entry_id)
+    except RedisError:
+        return False  # the relay retries the read until Redis answers
+    return event is not None and event.get("type") in TERMINAL_EVENTS
+
+
 async def _relay(
-    response: EventSourceResponse, events: EventLog, job_id: str, after: str, block_ms: int
+    response: EventSourceResponse,
+    events: EventLog,
+    key: str,
+    after: str,
+    block_ms: int,
+    ends: Callable[[Event], bool],
 ) -> None:
     try:
         while True:
             try:
-                entries = await events.read(job_id, after, block_ms)
+                entries = await events.read(key, after, block_ms)
             except RedisError as exc:
-                logger.warning("stream of job %s: read failed (%s); retrying", job_id, exc)
+                logger.warning("stream %s: read failed (%s); retrying", key, exc)
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             for entry_id, fields in entries:
                 await response.send(codec.dumps_str(fields), id=entry_id)
                 after = entry_id
-                if fields.get("type") in TERMINAL_EVENTS:
+                if ends(fields):
                     return
     except ConnectionResetError:
-        logger.debug("stream of job %s: client went away", job_id)
+        logger.debug("stream %s: client went away", key)
     finally:
         response.stop_streaming()

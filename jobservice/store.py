@@ -5,7 +5,9 @@ On disk, under the data dir:
   queue.json           snapshot: ids of pending jobs, in queue order
   journal-NNNNNN.jsonl the changes since the snapshot, one JSON line each
 A snapshot is written atomically; the journals it covers are deleted only after it is on disk.
-Records are whole jobs, so replaying one twice is harmless: load = snapshot + journals, in order.
+Records are whole jobs ({"put": job}) or deletions ({"del": id}), so replaying one twice is
+harmless: load = snapshot + journals, in order. A job deleted while a snapshot is being written
+may still be in that snapshot, but its "del" is in the journal the snapshot does not cover.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import codec
+from .index import CreationIndex, Key
 from .journal import CorruptFileError, Journal, read_journal, write_atomic
 from .models import Job, Status
 
@@ -36,6 +39,8 @@ class JobStore:
         self.compact_every = compact_every
         self.queue_order: list[str] = []
         self._jobs: dict[str, Job] = {}
+        self._index = CreationIndex()
+        self._by_idempotency_key: dict[str, str] = {}
         self._journal: Journal | None = None
         self._compaction: asyncio.Task[None] | None = None
 
@@ -45,8 +50,19 @@ class JobStore:
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 
+    def jobs(self) -> list[Job]:
+        return list(self._jobs.values())
+
     def with_status(self, status: Status) -> Iterator[Job]:
         return (job for job in self._jobs.values() if job.status is status)
+
+    def by_idempotency_key(self, key: str) -> Job | None:
+        job_id = self._by_idempotency_key.get(key)
+        return None if job_id is None else self._jobs.get(job_id)
+
+    def newest_first(self, before: Key | None = None) -> Iterator[Job]:
+        """Jobs from the newest down, starting below the (created, id) key `before`."""
+        return (self._jobs[job_id] for _created, job_id in self._index.newest_first(before))
 
     async def open(self) -> None:
         await asyncio.to_thread(self.data_dir.mkdir, parents=True, exist_ok=True)
@@ -72,12 +88,20 @@ class JobStore:
 
     async def add(self, job: Job) -> None:
         """Store a new job durably; if the disk refuses it, it is as if it never came."""
-        self._jobs[job.id] = job
+        self._remember(job)
         try:
             await self.save(job)
         except BaseException:
-            del self._jobs[job.id]
+            self._forget([job])
             raise
+
+    async def delete(self, jobs: list[Job]) -> None:
+        """Remove the jobs from memory at once, then journal their deletion."""
+        self._forget(jobs)
+        journal = self._journal
+        assert journal is not None
+        # Appended together, they share the journal's fsyncs.
+        await asyncio.gather(*(journal.append({"del": job.id}) for job in jobs))
 
     async def save(self, job: Job) -> None:
         """Journal the job as it is now. Mutate it first: a snapshot may copy it at any await."""
@@ -96,13 +120,33 @@ class JobStore:
                 self._put(raw)
         for journal in journals:
             for record in read_journal(journal):
-                self._put(record["put"])
+                if "del" in record:
+                    self._forget([job] if (job := self._jobs.get(record["del"])) else [])
+                else:
+                    self._put(record["put"])
         queue = self.data_dir / QUEUE_FILE
         if queue.exists():
             self.queue_order = _read_json(queue, list)
 
     def _put(self, raw: dict[str, Any]) -> None:
-        self._jobs[raw["id"]] = Job.from_dict(raw)
+        job = Job.from_dict(raw)
+        if job.id in self._jobs:
+            self._jobs[job.id] = job
+        else:
+            self._remember(job)
+
+    def _remember(self, job: Job) -> None:
+        self._jobs[job.id] = job
+        self._index.add((job.created, job.id))
+        if job.idempotency_key is not None:
+            self._by_idempotency_key[job.idempotency_key] = job.id
+
+    def _forget(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            del self._jobs[job.id]
+            if job.idempotency_key is not None:
+                self._by_idempotency_key.pop(job.idempotency_key, None)
+        self._index.discard({(job.created, job.id) for job in jobs})
 
     async def _open_journal(self, generation: int) -> Journal:
         journal = Journal(self.data_dir / f"journal-{generation:06d}.jsonl")

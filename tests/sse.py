@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,16 +26,18 @@ class ServerEvent:
 
 async def parse_stream(response: ClientResponse) -> list[ServerEvent]:
     """Read until the server ends the response; comments (pings) are skipped."""
-    events: list[ServerEvent] = []
+    return [event async for event in iter_events(response)]
+
+
+async def iter_events(response: ClientResponse) -> AsyncIterator[ServerEvent]:
+    """Each event as it arrives, for streams that do not end by themselves."""
     current: dict[str, str] = {}
     names: list[str] = []
     async for raw in response.content:
         line = raw.decode().rstrip("\r\n")
         if not line:
             if "data" in current:
-                events.append(
-                    ServerEvent(current["data"], current.get("id"), current.get("event"), names)
-                )
+                yield ServerEvent(current["data"], current.get("id"), current.get("event"), names)
             current, names = {}, []
             continue
         if line.startswith(":"):
@@ -42,7 +45,6 @@ async def parse_stream(response: ClientResponse) -> list[ServerEvent]:
         name, _, value = line.partition(":")
         names.append(name)
         current[name] = value.removeprefix(" ")
-    return events
 
 
 async def read_events(

@@ -13,7 +13,8 @@ async def test_create_answers_201_with_the_pending_job(client: Client) -> None:
     assert response.status == 201
     job = await response.json()
     assert response.headers["Location"] == f"/job/{job['id']}"
-    assert set(job) == {"id", "status", "created", "updated", "data"}
+    assert set(job) == {"id", "status", "created", "updated", "data", "type"}
+    assert job["type"] == "demo"
     assert uuid.UUID(job["id"]).version == 4
     assert job["status"] == "pending"
     assert job["data"] == data

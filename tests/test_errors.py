@@ -138,8 +138,9 @@ async def test_looking_up_unknown_ids_creates_nothing(client: Client) -> None:
         ("DELETE", "/job", {"POST"}),
         ("PATCH", "/job", {"POST"}),
         ("GET", "/job", {"POST"}),
-        ("POST", f"/job/{MISSING_UUID}", {"GET", "HEAD"}),
-        ("DELETE", f"/job/{MISSING_UUID}", {"GET", "HEAD"}),
+        ("POST", f"/job/{MISSING_UUID}", {"GET", "HEAD", "DELETE"}),
+        ("PUT", f"/job/{MISSING_UUID}", {"GET", "HEAD", "DELETE"}),
+        ("GET", f"/job/{MISSING_UUID}/cancel", {"POST"}),
         ("POST", f"/job/{MISSING_UUID}/stream", {"GET", "HEAD"}),
     ],
 )
@@ -154,14 +155,14 @@ async def test_a_wrong_method_is_a_405_with_allow(
 
 async def test_a_wrong_method_on_an_existing_job_changes_nothing(client: Client) -> None:
     job = await create_job(client)
-    for method in ("POST", "PUT", "DELETE"):
+    for method in ("POST", "PUT", "PATCH"):
         response = await client.request(method, f"/job/{job['id']}", json={"data": "other"})
         await error_of(response, 405)
     assert (await (await client.get(f"/job/{job['id']}")).json())["data"] == job["data"]
     assert len(client.app[STORE]) == 1
 
 
-@pytest.mark.parametrize("path", ["/", "/jobs", "/job/a/b", "/job/x/stream/more", "/etc/passwd"])
+@pytest.mark.parametrize("path", ["/", "/jobz", "/job/a/b", "/job/x/stream/more", "/etc/passwd"])
 async def test_an_unknown_path_is_a_404_json_error(client: Client, path: str) -> None:
     for method in ("GET", "POST"):
         response = await client.request(method, path, json={"data": 1})

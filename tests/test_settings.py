@@ -43,6 +43,11 @@ def test_an_empty_environment_gives_the_defaults() -> None:
             "cors_origins",
             "https://a.test,https://b.test",
         ),
+        ("JOB_HANDLERS", "examples.handlers", "job_handlers", "examples.handlers"),
+        ("MAX_ATTEMPTS", "5", "max_attempts", 5),
+        ("JOB_TIMEOUT", "30", "job_timeout", 30.0),
+        ("STALL_SECONDS", "2.5", "stall_seconds", 2.5),
+        ("RETRY_BASE_MS", "50", "retry_base_ms", 50),
     ],
 )
 def test_each_variable_is_parsed_to_its_type(

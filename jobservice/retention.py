@@ -1,0 +1,48 @@
+"""Retention: jobs that ended more than RETENTION_SECONDS ago are removed, with their streams."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from redis.exceptions import RedisError
+
+from .events import EventLog
+from .models import TERMINAL_STATUSES, now_ms
+from .store import JobStore
+
+logger = logging.getLogger(__name__)
+
+
+class Retention:
+    def __init__(self, store: JobStore, events: EventLog, max_age_seconds: float) -> None:
+        self._store = store
+        self._events = events
+        self._max_age_ms = int(max_age_seconds * 1000)
+
+    async def sweep(self, now: int | None = None) -> int:
+        """Remove the jobs that ended before `now` minus the retention; how many went."""
+        cutoff = (now_ms() if now is None else now) - self._max_age_ms
+        old = [
+            job
+            for job in self._store.jobs()
+            if job.status in TERMINAL_STATUSES and job.updated < cutoff
+        ]
+        if not old:
+            return 0
+        await self._store.delete(old)
+        try:
+            await self._events.forget([job.id for job in old])
+        except RedisError as exc:
+            logger.warning("retention: could not delete the streams of %d jobs: %s", len(old), exc)
+        logger.info("retention: removed %d jobs that ended before %d", len(old), cutoff)
+        return len(old)
+
+    async def run(self, every_seconds: float) -> None:
+        """Sweep every `every_seconds` until cancelled; a failed sweep is retried next time."""
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                await self.sweep()
+            except Exception:
+                logger.exception("retention sweep failed")
