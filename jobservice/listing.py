@@ -28,23 +28,16 @@ def page(store: JobStore, query: ListQuery) -> dict[str, Any]:
     Unfiltered, a page reads `limit` + 1 entries; a filter reads on until it has that many
     matches, so a rare status or type costs a longer walk."""
     found: list[Job] = []
-    for job in store.newest_first(query.after):
-        if _matches(job, query):
-            found.append(job)
-            if len(found) > query.limit:
-                break
+    for job in store.newest_first(query.after, query.status, query.type):
+        found.append(job)
+        if len(found) > query.limit:
+            break
     jobs = found[: query.limit]
     more = len(found) > query.limit
     return {
         "jobs": [job.to_dict() for job in jobs],
         "next_cursor": encode_cursor((jobs[-1].created, jobs[-1].id)) if more else None,
     }
-
-
-def _matches(job: Job, query: ListQuery) -> bool:
-    return (query.status is None or job.status is query.status) and (
-        query.type is None or job.type == query.type
-    )
 
 
 def encode_cursor(key: Key) -> str:

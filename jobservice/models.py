@@ -98,33 +98,31 @@ class Job:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The public shape: the seed's fields and type, the others once they mean something."""
+        """The public shape: the seed's fields and type, the others once they mean something.
+
+        `data` and `output` come last, after every scalar field, so the store can read a
+        stored job's head without parsing its (possibly large) data."""
         doc: dict[str, Any] = {
             "id": self.id,
             "status": self.status.value,
             "created": self.created,
             "updated": self.updated,
-            "data": self.data,
             "type": self.type,
         }
+        optional = {
+            "attempts": self.attempts or None,
+            "started": self.started,
+            "error": self.error,
+            "priority": self.priority or None,
+            "run_at": self.run_at or None,
+            "max_attempts": self.max_attempts if self.max_attempts != 1 else None,
+            "timeout": self.timeout,
+            "idempotency_key": self.idempotency_key,
+        }
+        doc.update((name, value) for name, value in optional.items() if value is not None)
+        doc["data"] = self.data
         if self.output is not None:
             doc["output"] = self.output
-        if self.attempts:
-            doc["attempts"] = self.attempts
-        if self.started is not None:
-            doc["started"] = self.started
-        if self.error is not None:
-            doc["error"] = self.error
-        if self.priority:
-            doc["priority"] = self.priority
-        if self.run_at:
-            doc["run_at"] = self.run_at
-        if self.max_attempts != 1:
-            doc["max_attempts"] = self.max_attempts
-        if self.timeout is not None:
-            doc["timeout"] = self.timeout
-        if self.idempotency_key is not None:
-            doc["idempotency_key"] = self.idempotency_key
         return doc
 
     def move_to(self, status: Status, at: int | None = None) -> None:

@@ -8,7 +8,7 @@ import logging
 from redis.exceptions import RedisError
 
 from .events import EventLog
-from .models import TERMINAL_STATUSES, now_ms
+from .models import now_ms
 from .store import JobStore
 
 logger = logging.getLogger(__name__)
@@ -23,11 +23,7 @@ class Retention:
     async def sweep(self, now: int | None = None) -> int:
         """Remove the jobs that ended before `now` minus the retention; how many went."""
         cutoff = (now_ms() if now is None else now) - self._max_age_ms
-        old = [
-            job
-            for job in self._store.jobs()
-            if job.status in TERMINAL_STATUSES and job.updated < cutoff
-        ]
+        old = self._store.ended_before(cutoff)
         if not old:
             return 0
         await self._store.delete(old)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 
 from aiohttp import web
@@ -19,6 +19,9 @@ from .keys import job_stream
 from .models import TERMINAL_EVENTS, TERMINAL_STATUSES, EventType, Job
 
 logger = logging.getLogger(__name__)
+
+# Given the last id sent: the entries still to send if the stream has gone, else None.
+Idle = Callable[[str], Awaitable["list[Entry] | None"]]
 
 LAST_EVENT_ID = "Last-Event-ID"
 STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
@@ -68,7 +71,13 @@ async def stream_job(
                 await response.send(codec.dumps_str(fields), id=entry_id)
             return response
         with streams.track(response):
-            await follow(response, events, key, after, block_ms)
+
+            async def expired_tail(after: str) -> list[Entry] | None:
+                # The stream went while we watched (a TTL, retention): end with the job's end.
+                gone = job.status in TERMINAL_STATUSES and await events.expired(job.id)
+                return history(job)[-1:] if gone else None
+
+            await follow(response, events, key, after, block_ms, idle=expired_tail)
     return response
 
 
@@ -112,9 +121,12 @@ async def follow(
     after: str | None,
     block_ms: int,
     ends: Callable[[Event], bool] = ends_job,
+    idle: Idle | None = None,
 ) -> None:
-    """Relay stream `key` to the response until an event that `ends` it, then end it."""
-    relay = _relay(response, events, key, after or FROM_START, block_ms, ends)
+    """Relay stream `key` to the response until an event that `ends` it, then end it.
+    After a read that found nothing, `idle` may give the last entries and end the relay
+    (a finished job's stream that expired or was deleted meanwhile)."""
+    relay = _relay(response, events, key, after or FROM_START, block_ms, ends, idle)
     pump = asyncio.create_task(relay)
     try:
         await response.wait()
@@ -140,11 +152,16 @@ async def _relay(
     after: str,
     block_ms: int,
     ends: Callable[[Event], bool],
+    idle: Idle | None,
 ) -> None:
     try:
         while True:
             try:
                 entries = await events.read(key, after, block_ms)
+                if not entries and idle is not None and (tail := await idle(after)) is not None:
+                    for entry_id, fields in tail:
+                        await response.send(codec.dumps_str(fields), id=entry_id)
+                    return
             except RedisError as exc:
                 logger.warning("stream %s: read failed (%s); retrying", key, exc)
                 await asyncio.sleep(RETRY_SECONDS)

@@ -1,7 +1,11 @@
 """All jobs in memory; every change is journaled before it is acknowledged, and snapshotted.
 
+Jobs loaded finished from the snapshot stay as their JSON bytes (`Stored`), parsed when asked
+for: startup and memory then cost little per stored job. Jobs that run or change in this
+process are `Job` objects.
+
 On disk, under the data dir:
-  jobs.json            snapshot: {id: job} for every job
+  jobs.json            snapshot: {id: job} for every job, one job per line (snapshot.py)
   queue.json           snapshot: ids of pending jobs, in queue order
   journal-NNNNNN.jsonl the changes since the snapshot, one JSON line each
 A snapshot is written atomically; the journals it covers are deleted only after it is on disk.
@@ -22,7 +26,8 @@ from typing import Any
 from . import codec
 from .index import CreationIndex, Key
 from .journal import CorruptFileError, Journal, read_journal, write_atomic
-from .models import Job, Status
+from .models import TERMINAL_STATUSES, Job, Status
+from .snapshot import Stored, read_json, read_snapshot, snapshot_lines
 
 logger = logging.getLogger(__name__)
 
@@ -39,30 +44,48 @@ class JobStore:
         self.compact_every = compact_every
         self.queue_order: list[str] = []
         self._jobs: dict[str, Job] = {}
+        self._stored: dict[str, Stored] = {}
         self._index = CreationIndex()
         self._by_idempotency_key: dict[str, str] = {}
         self._journal: Journal | None = None
         self._compaction: asyncio.Task[None] | None = None
 
     def __len__(self) -> int:
-        return len(self._jobs)
+        return len(self._jobs) + len(self._stored)
 
     def get(self, job_id: str) -> Job | None:
-        return self._jobs.get(job_id)
-
-    def jobs(self) -> list[Job]:
-        return list(self._jobs.values())
+        job = self._jobs.get(job_id)
+        if job is None and (stored := self._stored.get(job_id)) is not None:
+            return stored.job()
+        return job
 
     def with_status(self, status: Status) -> Iterator[Job]:
+        """Jobs in a status that has not ended (ended ones loaded from disk are not scanned)."""
+        assert status not in TERMINAL_STATUSES
         return (job for job in self._jobs.values() if job.status is status)
+
+    def ended_before(self, cutoff: int) -> list[Job]:
+        """Jobs that ended before `cutoff` (epoch ms)."""
+        loaded = [s.job() for s in self._stored.values() if s.updated < cutoff]
+        return loaded + [
+            job for job in self._jobs.values()
+            if job.status in TERMINAL_STATUSES and job.updated < cutoff
+        ]  # fmt: skip
 
     def by_idempotency_key(self, key: str) -> Job | None:
         job_id = self._by_idempotency_key.get(key)
-        return None if job_id is None else self._jobs.get(job_id)
+        return None if job_id is None else self.get(job_id)
 
-    def newest_first(self, before: Key | None = None) -> Iterator[Job]:
-        """Jobs from the newest down, starting below the (created, id) key `before`."""
-        return (self._jobs[job_id] for _created, job_id in self._index.newest_first(before))
+    def newest_first(
+        self, before: Key | None = None, status: Status | None = None, type: str | None = None
+    ) -> Iterator[Job]:
+        """Jobs from the newest down, below the (created, id) key `before`, that match the
+        status and type given; only those that match are parsed."""
+        for _created, job_id in self._index.newest_first(before):
+            job = self._jobs.get(job_id)
+            summary: Job | Stored = job if job is not None else self._stored[job_id]
+            if (status is None or summary.status is status) and (type in (None, summary.type)):
+                yield job if job is not None else self._stored[job_id].job()
 
     async def open(self) -> None:
         await asyncio.to_thread(self.data_dir.mkdir, parents=True, exist_ok=True)
@@ -116,34 +139,49 @@ class JobStore:
     def _load(self, journals: list[Path]) -> None:
         snapshot = self.data_dir / JOBS_FILE
         if snapshot.exists():
-            for raw in _read_json(snapshot, dict).values():
-                self._put(raw)
+            for job_id, raw in read_snapshot(snapshot):
+                self._load_stored(snapshot, job_id, raw)
         for journal in journals:
             for record in read_journal(journal):
                 if "del" in record:
-                    self._forget([job] if (job := self._jobs.get(record["del"])) else [])
+                    self._forget([job] if (job := self.get(record["del"])) else [])
                 else:
                     self._put(record["put"])
         queue = self.data_dir / QUEUE_FILE
         if queue.exists():
-            self.queue_order = _read_json(queue, list)
+            self.queue_order = read_json(queue, list)
+
+    def _load_stored(self, snapshot: Path, job_id: str, raw: bytes) -> None:
+        try:
+            stored = Stored.parse(raw)
+            if stored.status not in TERMINAL_STATUSES:
+                self._put(codec.loads(raw))  # it will run: a whole Job
+                return
+        except (codec.DecodeError, KeyError, UnicodeDecodeError):
+            raise CorruptFileError(f"{snapshot}: job {job_id} cannot be read") from None
+        self._stored[job_id] = stored
+        self._index_job(stored.created, job_id, stored.idempotency_key)
 
     def _put(self, raw: dict[str, Any]) -> None:
         job = Job.from_dict(raw)
-        if job.id in self._jobs:
+        if job.id in self._jobs or self._stored.pop(job.id, None) is not None:
             self._jobs[job.id] = job
         else:
             self._remember(job)
 
     def _remember(self, job: Job) -> None:
         self._jobs[job.id] = job
-        self._index.add((job.created, job.id))
-        if job.idempotency_key is not None:
-            self._by_idempotency_key[job.idempotency_key] = job.id
+        self._index_job(job.created, job.id, job.idempotency_key)
+
+    def _index_job(self, created: int, job_id: str, idempotency_key: str | None) -> None:
+        self._index.add((created, job_id))
+        if idempotency_key is not None:
+            self._by_idempotency_key[idempotency_key] = job_id
 
     def _forget(self, jobs: list[Job]) -> None:
         for job in jobs:
-            del self._jobs[job.id]
+            if self._jobs.pop(job.id, None) is None:
+                del self._stored[job.id]
             if job.idempotency_key is not None:
                 self._by_idempotency_key.pop(job.idempotency_key, None)
         self._index.discard({(job.created, job.id) for job in jobs})
@@ -178,33 +216,18 @@ class JobStore:
             await asyncio.to_thread(path.unlink, missing_ok=True)
 
     async def _snapshot_chunks(self) -> list[bytes]:
+        """Stored jobs as they are, the others serialized a chunk at a time between yields."""
+        entries = [(job_id, stored.raw) for job_id, stored in self._stored.items()]
         jobs = list(self._jobs.values())
-        chunks = [b"{"]
         for start in range(0, len(jobs), SNAPSHOT_CHUNK):
-            if start:
-                chunks.append(b",")
-                await asyncio.sleep(0)
-            chunks.append(b",".join(_entry(job) for job in jobs[start : start + SNAPSHOT_CHUNK]))
-        chunks.append(b"}")
-        return chunks
-
-
-def _entry(job: Job) -> bytes:
-    return codec.dumps(job.id) + b":" + codec.dumps(job.to_dict())
+            await asyncio.sleep(0)
+            entries += [(job.id, codec.dumps(job.to_dict()))
+                        for job in jobs[start : start + SNAPSHOT_CHUNK]]  # fmt: skip
+        return snapshot_lines(entries)
 
 
 def _generation(path: Path) -> int:
     return int(path.stem.removeprefix("journal-"))
-
-
-def _read_json(path: Path, kind: type) -> Any:
-    try:
-        value = codec.loads(path.read_bytes())
-    except (codec.DecodeError, UnicodeDecodeError) as exc:
-        raise CorruptFileError(f"{path} is not valid JSON ({exc}); it was left as it is") from None
-    if not isinstance(value, kind):
-        raise CorruptFileError(f"{path} should hold a JSON {kind.__name__}; it was left as it is")
-    return value
 
 
 def ordered_pending(store: JobStore) -> Iterable[Job]:

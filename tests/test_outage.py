@@ -15,7 +15,7 @@ from jobservice.keys import REDIS, job_stream
 
 from .conftest import Client, StartApp, create_job
 from .service import RedisProcess
-from .sse import read_events
+from .sse import parse_stream, read_events
 from .test_stream import Gate
 
 
@@ -90,3 +90,22 @@ async def test_an_expired_stream_is_rebuilt_from_the_stored_job(client: Client) 
     resumed = await read_events(client, job["id"], last_event_id=rebuilt[3].id)
     assert [e.id for e in resumed] == [e.id for e in rebuilt[4:]]
     assert await read_events(client, job["id"], last_event_id=rebuilt[-1].id) == []
+
+
+async def test_a_stream_deleted_while_watched_ends_with_the_jobs_end(
+    start_app: StartApp,
+) -> None:
+    client = await start_app(stream_block_ms=100)
+    job = await create_job(client)
+    full = await read_events(client, job["id"])
+    redis: Redis = client.app[REDIS]
+    key = job_stream(job["id"])
+    await redis.xdel(key, str(full[-1].id))  # as if the watcher came before the end
+    async with client.get(f"/job/{job['id']}/stream") as response:
+        async for line in response.content:  # the watcher is now waiting for more
+            if str(full[-2].id).encode() in line:
+                break
+        await redis.delete(key)  # the stream expires while it waits
+        rest = await parse_stream(response)
+    assert [event.json["type"] for event in rest] == ["progress", "completed"]
+    assert rest[-1].json == full[-1].json

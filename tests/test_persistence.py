@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -121,3 +122,45 @@ async def test_a_corrupt_snapshot_stops_the_store_and_is_left_alone(
         await JobStore(tmp_path).open()
     assert snapshot.read_text() == '{"a": {"id": "a", "stat'
     assert list(tmp_path.glob("journal-*")) == []
+
+
+async def test_finished_jobs_read_back_whole_after_two_restarts(
+    client: Client, start_app: StartApp, settings: Settings
+) -> None:
+    done = [await create_job(client, {"n": n, "text": 'a "quoted" ,"data": x'}) for n in range(4)]
+    for job in done:
+        await run_to_end(client, job["id"])
+    before = [await (await client.get(f"/job/{job['id']}")).json() for job in done]
+    client = await restart(client, start_app)
+    client = await restart(client, start_app)  # the snapshot is rewritten from stored bytes
+    after = [await (await client.get(f"/job/{job['id']}")).json() for job in done]
+    assert after == before
+    listed = await (await client.get("/jobs?status=succeeded&type=demo")).json()
+    assert [job["id"] for job in listed["jobs"]] == [job["id"] for job in reversed(done)]
+    assert (await (await client.get("/jobs?status=failed")).json())["jobs"] == []
+    snapshot = (settings.data_dir / "jobs.json").read_text()
+    assert json.loads(snapshot).keys() == {job["id"] for job in done}
+    assert snapshot.count("\n") == len(done) + 2  # "{", a line per job, "}"
+
+
+async def test_retention_removes_jobs_loaded_from_the_snapshot(
+    client: Client, start_app: StartApp
+) -> None:
+    job = await create_job(client)
+    await run_to_end(client, job["id"])
+    client = await restart(client, start_app, retention_seconds=0, retention_sweep_seconds=0.05)
+    async with asyncio.timeout(10):
+        while (await client.get(f"/job/{job['id']}")).status != 404:
+            await asyncio.sleep(0.05)
+
+
+async def test_a_one_line_snapshot_from_an_older_version_loads(
+    start_app: StartApp, settings: Settings
+) -> None:
+    settings.data_dir.mkdir(parents=True)
+    old = {"id": "old-1", "status": "succeeded", "created": 1715346000000,
+           "updated": 1715346010000, "data": {"your": "job data"}, "output": []}  # fmt: skip
+    (settings.data_dir / "jobs.json").write_text(json.dumps({"old-1": old}))
+    client = await start_app()
+    stored = await (await client.get("/job/old-1")).json()
+    assert stored["status"] == "succeeded" and stored["data"] == old["data"]
