@@ -8,7 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from . import codec
-from .openapi import SPEC
+from .keys import REGISTRY
+from .openapi import document
 
 STYLE = """
 body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -68,8 +69,6 @@ def _json(value: Any) -> str:
     return f"<pre>{escape(codec.dumps_pretty(value))}</pre>"
 
 
-PAGE = render(SPEC)
-
-
 async def docs_page(request: web.Request) -> web.Response:
-    return web.Response(text=PAGE, content_type="text/html")
+    page = render(document(request.app[REGISTRY].names))
+    return web.Response(text=page, content_type="text/html")

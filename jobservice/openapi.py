@@ -7,13 +7,13 @@ from typing import Any
 from aiohttp import web
 
 from . import __version__, codec
+from .keys import REGISTRY
+from .listing import DEFAULT_LIMIT
 from .models import Status
+from .schemas import JSON, SCHEMAS, ref, with_job_types
+from .validation import IDEMPOTENCY_KEY, MAX_KEY_CHARS, MAX_PAGE
 
-JSON = "application/json"
-
-
-def ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+SSE = "text/event-stream"
 
 
 def json_body(schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
@@ -24,8 +24,18 @@ def error(description: str) -> dict[str, Any]:
     return json_body(ref("Error"), description)
 
 
-BAD_BODY = "The body is empty, not JSON, not an object, has no data, or nests over 200 levels"
+def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "description": description, "schema": schema}
+
+
+BAD_BODY = (
+    "The body is empty, not JSON, not an object, has no data, or nests over 200 levels; "
+    f"a field is of the wrong type or out of range; the type is unknown; or {IDEMPOTENCY_KEY} "
+    f"is not 1 to {MAX_KEY_CHARS} characters"
+)
 UNAUTHORIZED = error("API_TOKEN is set and the request has no valid token")
+NOT_FOUND = error("No job has that id")
+LOCATION = {"Location": {"schema": {"type": "string"}, "description": "/job/{id}"}}
 JOB_ID = {
     "name": "id",
     "in": "path",
@@ -33,75 +43,24 @@ JOB_ID = {
     "description": "The job's id, as returned by POST /job",
     "schema": {"type": "string"},
 }
+LAST_EVENT_ID = {
+    "name": "Last-Event-ID",
+    "in": "header",
+    "description": "Resume after this event (a stream id); one that is not a stream id is ignored",
+    "schema": {"type": "string"},
+}
 PUBLIC: list[dict[str, list[str]]] = []  # no auth, even with API_TOKEN set
-
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {"error": {"type": "string", "description": "What went wrong"}},
-    },
-    "NewJob": {
-        "type": "object",
-        "required": ["data"],
-        "properties": {"data": {"description": "Any JSON value: the job's input"}},
-    },
-    "Job": {
-        "type": "object",
-        "required": ["id", "status", "created", "updated", "data"],
-        "properties": {
-            "id": {"type": "string", "format": "uuid"},
-            "status": {"type": "string", "enum": [status.value for status in Status]},
-            "created": {"type": "integer", "description": "Milliseconds since the epoch"},
-            "updated": {"type": "integer", "description": "Milliseconds since the epoch"},
-            "data": {"description": "The data the job was created with"},
-            "output": {"type": "array", "items": ref("Step"), "description": "Once started"},
-            "attempts": {"type": "integer", "minimum": 1, "description": "Runs so far"},
-            "error": {"type": "string", "description": "Why a failed job failed"},
-        },
-    },
-    "Step": {
-        "type": "object",
-        "required": ["step", "timestamp", "processingTime", "data"],
-        "properties": {
-            "step": {"type": "integer", "minimum": 1},
-            "timestamp": {"type": "integer"},
-            "processingTime": {"type": "integer", "description": "Milliseconds since started"},
-            "data": {"description": "What the handler reported"},
-        },
-    },
-    "ServerEvent": {
-        "type": "object",
-        "description": "One event of the stream (schema per event). `data` is JSON with a "
-        "`type`; every field of a stream event is a string, `initial` carries the job.",
-        "required": ["data"],
-        "properties": {
-            "data": {"type": "string", "contentMediaType": JSON},
-            "id": {"type": "string", "description": "The Redis stream id; none on initial"},
-            "event": {"const": "message"},
-        },
-    },
-    "Health": {
-        "type": "object",
-        "required": ["status"],
-        "properties": {"status": {"const": "ok"}},
-    },
-    "Checks": {
-        "type": "object",
-        "description": 'Each check\'s result: "ok", or why it failed',
-        "properties": {name: {"type": "string"} for name in ("redis", "data_dir", "workers")},
-        "additionalProperties": {"type": "string"},
-    },
-    "Ready": {
-        "type": "object",
-        "required": ["status", "checks"],
-        "properties": {"status": {"const": "ready"}, "checks": ref("Checks")},
-    },
-    "NotReady": {
-        "type": "object",
-        "required": ["error", "checks"],
-        "properties": {"error": {"type": "string"}, "checks": ref("Checks")},
-    },
+STREAM_AUTH: list[dict[str, list[str]]] = [{"bearer": []}, {"queryToken": []}]
+CANCEL_RESPONSES = {
+    "200": json_body(ref("Job"), "The job, now cancelled"),
+    "401": UNAUTHORIZED,
+    "404": NOT_FOUND,
+    "409": error("The job has already ended (succeeded, failed or cancelled)"),
+    "503": error("The cancellation could not be stored"),
+}
+STREAM_RESPONSE = {
+    "description": "The event stream",
+    "content": {SSE: {"schema": ref("ServerEvent")}},
 }
 
 PATHS: dict[str, Any] = {
@@ -109,19 +68,61 @@ PATHS: dict[str, Any] = {
         "post": {
             "summary": "Create a job",
             "description": "Stores the job durably, queues it, and answers once it is on disk. "
-            "The body must be a JSON object with a `data` field; Content-Type is not checked.",
+            "The body must be a JSON object with a `data` field; Content-Type is not checked. "
+            f"A repeated {IDEMPOTENCY_KEY} gets the job created with it (200), not a new one.",
             "operationId": "createJob",
+            "parameters": [
+                {
+                    "name": IDEMPOTENCY_KEY,
+                    "in": "header",
+                    "description": "Makes the POST safe to repeat: a known key answers its job",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_CHARS},
+                }
+            ],
             "requestBody": {"required": True, "content": {JSON: {"schema": ref("NewJob")}}},
             "responses": {
-                "201": json_body(
+                "201": json_body(ref("Job"), "The new job, pending", headers=LOCATION),
+                "200": json_body(
                     ref("Job"),
-                    "The job, pending",
-                    headers={"Location": {"schema": {"type": "string"}}},
+                    f"The job already created with this {IDEMPOTENCY_KEY}",
+                    headers=LOCATION,
                 ),
                 "400": error(BAD_BODY),
                 "401": UNAUTHORIZED,
                 "413": error("The body is larger than MAX_BODY_BYTES"),
                 "503": error("The job could not be stored; it was not created"),
+            },
+        }
+    },
+    "/jobs": {
+        "get": {
+            "summary": "List jobs, newest first",
+            "description": "Pages of jobs by creation, newest first, each as GET /job/{id} "
+            "shows it. Pass `next_cursor` as `cursor` for the next page.",
+            "operationId": "listJobs",
+            "parameters": [
+                query(
+                    "status",
+                    {"enum": [status.value for status in Status]},
+                    "Only jobs with this status",
+                ),
+                query("type", {"type": "string"}, "Only jobs of this type"),
+                query(
+                    "limit",
+                    {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_PAGE,
+                        "default": DEFAULT_LIMIT,
+                    },
+                    "The page size",
+                ),
+                query("cursor", {"type": "string"}, "The previous page's next_cursor"),
+            ],
+            "responses": {
+                "200": json_body(ref("JobPage"), "A page of jobs"),
+                "400": error("A parameter is unknown or not valid, or the cursor not ours"),
+                "401": UNAUTHORIZED,
             },
         }
     },
@@ -133,35 +134,58 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": json_body(ref("Job"), "The job as it is now"),
                 "401": UNAUTHORIZED,
-                "404": error("No job has that id"),
+                "404": NOT_FOUND,
             },
+        },
+        "delete": {
+            "summary": "Cancel a job (the same as POST /job/{id}/cancel)",
+            "description": "Cancels the job; it is kept, with status cancelled.",
+            "operationId": "deleteJob",
+            "parameters": [JOB_ID],
+            "responses": CANCEL_RESPONSES,
+        },
+    },
+    "/job/{id}/cancel": {
+        "post": {
+            "summary": "Cancel a job",
+            "description": "A pending job leaves the queue; a running job's handler is "
+            "cancelled. A `cancelled` event ends the job's open streams.",
+            "operationId": "cancelJob",
+            "parameters": [JOB_ID],
+            "responses": CANCEL_RESPONSES,
         }
     },
     "/job/{id}/stream": {
         "get": {
             "summary": "Watch a job's events (Server-Sent Events)",
             "description": "An `initial` event with the job, then its events from Redis "
-            "(`started`, `progress`, `restarted`, then `completed` or `error`), each with its "
-            "stream id as `id:`. The response ends after the final event.",
+            "(`started`, `progress`, `restarted`, `retry`, `stalled`, then `completed`, `error` "
+            "or `cancelled`), each with its stream id as `id:`. The response ends after the "
+            "final event. With Last-Event-ID there is no `initial` event.",
             "operationId": "streamJob",
-            "security": [{"bearer": []}, {"queryToken": []}],
-            "parameters": [
-                JOB_ID,
-                {
-                    "name": "Last-Event-ID",
-                    "in": "header",
-                    "description": "Resume after this event; no initial event is sent",
-                    "schema": {"type": "string"},
-                },
-            ],
+            "security": STREAM_AUTH,
+            "parameters": [JOB_ID, LAST_EVENT_ID],
             "responses": {
-                "200": {
-                    "description": "The event stream",
-                    "content": {"text/event-stream": {"schema": ref("ServerEvent")}},
-                },
+                "200": STREAM_RESPONSE,
                 "204": {"description": "Last-Event-ID was the job's final event"},
                 "401": UNAUTHORIZED,
-                "404": error("No job has that id"),
+                "404": NOT_FOUND,
+            },
+        }
+    },
+    "/events": {
+        "get": {
+            "summary": "Watch every job's events (Server-Sent Events)",
+            "description": "The events of all jobs, `created` included, each with its feed id "
+            "as `id:`. Without Last-Event-ID, only those published from now on. The response "
+            "does not end by itself.",
+            "operationId": "events",
+            "security": STREAM_AUTH,
+            "parameters": [LAST_EVENT_ID],
+            "responses": {
+                "200": STREAM_RESPONSE,
+                "401": UNAUTHORIZED,
+                "503": error("Redis is unreachable, so the feed has no starting point"),
             },
         }
     },
@@ -243,5 +267,12 @@ SPEC: dict[str, Any] = {
 }
 
 
+def document(job_types: list[str]) -> dict[str, Any]:
+    """SPEC for a server with these job types (POST /job refuses any other)."""
+    components = {**SPEC["components"], "schemas": with_job_types(SCHEMAS, job_types)}
+    return {**SPEC, "components": components}
+
+
 async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(SPEC, dumps=codec.dumps_str)
+    spec = document(request.app[REGISTRY].names)
+    return web.json_response(spec, dumps=codec.dumps_str)

@@ -57,6 +57,8 @@ def job_request(
 
 def integer(fields: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
     value = fields.get(name, default)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 86.0 is the integer 86 in JSON (and in JavaScript)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise bad_request(
             f'"{name}" must be an integer from {low} to {high}, got {codec.dumps_str(value)}'

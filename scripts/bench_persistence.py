@@ -29,13 +29,14 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from loadgen import best_post_load  # noqa: E402
 
 from jobservice.models import Job, Status  # noqa: E402
+from jobservice.snapshot import snapshot_lines  # noqa: E402
 from jobservice.store import JobStore  # noqa: E402
 
 
 def write_snapshot(directory: Path, count: int) -> None:
-    """`count` finished jobs, shaped like the demo job's, as a jobs.json snapshot."""
+    """`count` finished jobs, shaped like the demo job's, as the store writes its snapshot."""
     directory.mkdir(parents=True, exist_ok=True)
-    chunks = [b"{"]
+    entries = []
     for number in range(count):
         job = Job.new({"your": "job data", "n": number})
         job.status, job.attempts, job.started = Status.SUCCEEDED, 1, job.created
@@ -43,11 +44,8 @@ def write_snapshot(directory: Path, count: int) -> None:
             {"step": s, "timestamp": job.created + s, "processingTime": s, "data": f"chunk {s}"}
             for s in range(1, 6)
         ]
-        if number:
-            chunks.append(b",")
-        chunks.append(orjson.dumps(job.id) + b":" + orjson.dumps(job.to_dict()))
-    chunks.append(b"}")
-    (directory / "jobs.json").write_bytes(b"".join(chunks))
+        entries.append((job.id, orjson.dumps(job.to_dict())))
+    (directory / "jobs.json").write_bytes(b"".join(snapshot_lines(entries)))
 
 
 async def startup_seconds(directory: Path) -> tuple[float, JobStore]:

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from jobservice.cli import Progress
+from jobservice.errors import json_errors
 
 from .conftest import Client, StartApp, create_job
 from .test_process import HANG
@@ -115,14 +118,48 @@ async def test_errors_are_one_line_on_stderr_with_exit_2(client: Client) -> None
     assert unreachable.code == 2 and "cannot reach" in unreachable.err
 
 
-async def test_list_and_cancel_say_when_the_server_lacks_them(client: Client) -> None:
-    if any(r.resource and r.resource.canonical == "/jobs" for r in client.app.router.routes()):
-        return  # this server has them: nothing to say
+async def test_list_prints_the_page_of_jobs_newest_first(client: Client) -> None:
+    first, second = await create_job(client), await create_job(client)
+    listed = await cli(client, "list")
+    assert listed.code == 0, listed.err
+    assert [job["id"] for job in listed.json["jobs"]] == [second["id"], first["id"]]
+    assert listed.json["next_cursor"] is None
+
+
+async def test_cancel_stops_a_running_job_and_prints_it(start_app: StartApp) -> None:
+    client = await start_app(job_step_ms=60_000)  # each demo step takes a minute
+    job = await create_job(client)
+    while (await (await client.get(f"/job/{job['id']}")).json())["status"] != "processing":
+        await asyncio.sleep(0.01)
+    cancelled = await cli(client, "cancel", job["id"])
+    assert cancelled.code == 0, cancelled.err
+    assert cancelled.json["id"] == job["id"] and cancelled.json["status"] == "cancelled"
+    assert (await (await client.get(f"/job/{job['id']}")).json())["status"] == "cancelled"
+    again = await cli(client, "cancel", job["id"])
+    assert again.code == 2 and again.out == ""
+    assert again.err.strip() == "jobservice: cancel: HTTP 409: Job is already cancelled"
+    missing = await cli(client, "cancel", "nope")
+    assert missing.code == 2 and "HTTP 404: Job not found" in missing.err
+
+
+async def test_list_and_cancel_say_when_the_server_lacks_them(aiohttp_client: Any) -> None:
+    older = web.Application(middlewares=[json_errors])  # a server without these endpoints
+    client = await aiohttp_client(older)
     listed = await cli(client, "list")
     assert listed.code == 2 and "this server has no GET jobs endpoint" in listed.err
-    job = await create_job(client)
-    cancelled = await cli(client, "cancel", job["id"])
+    cancelled = await cli(client, "cancel", "some-id")
     assert cancelled.code == 2 and "no POST job endpoint" in cancelled.err
+
+
+async def test_submit_type_picks_the_job_type(client: Client) -> None:
+    result = await cli(client, "submit", "--watch", "--type", "noop", "1")
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[-1] == "completed: Job processing completed"
+    assert "step" not in result.out  # noop reports no progress
+    job_id = result.err.strip()
+    assert (await (await client.get(f"/job/{job_id}")).json())["type"] == "noop"
+    unknown = await cli(client, "submit", "--type", "nope", "1")
+    assert unknown.code == 2 and 'Unknown job type "nope"' in unknown.err
 
 
 async def test_the_api_token_is_sent(start_app: StartApp) -> None:

@@ -161,3 +161,13 @@ async def test_a_bad_field_is_a_400_naming_it(client: Client, field: str, value:
     response = await client.post("/job", json={"data": 1, field: value})
     assert response.status == 400, await response.text()
     assert f'"{field}"' in (await response.json())["error"]
+
+
+async def test_an_integer_sent_as_a_whole_float_is_taken(client: Client) -> None:
+    """JSON (and JavaScript) do not tell 86.0 from 86, and neither does JSON Schema's
+    "integer": schemathesis found that 86.0 was refused."""
+    body = {"data": 1, "max_attempts": 86.0, "priority": -3.0, "delay_ms": 0.0}
+    response = await client.post("/job", json=body)
+    assert response.status == 201, await response.text()
+    job = await response.json()
+    assert job["max_attempts"] == 86 and job["priority"] == -3

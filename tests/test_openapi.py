@@ -13,6 +13,8 @@ from .test_process import HANG, Service
 
 TOKEN = "schemathesis-token"
 SCHEMATHESIS = Path(sys.executable).parent / "st"
+# Per-operation settings: the endless /events feed left out, opaque cursors, DELETE cancels.
+CONFIG = Path(__file__).parent / "schemathesis.toml"
 
 
 async def test_the_document_describes_exactly_the_routes_served(client: Client) -> None:
@@ -39,12 +41,26 @@ async def test_the_docs_page_is_self_contained_and_lists_every_path(client: Clie
     assert not re.search(r"(src|href)=[\"']?(https?:)?//", page), "nothing from the network"
 
 
+async def test_the_event_feed_is_an_event_stream_as_documented(client: Client) -> None:
+    """Schemathesis leaves /events out (it never ends): check its answer here."""
+    spec = await (await client.get("/openapi.json")).json()
+    documented = spec["paths"]["/events"]["get"]["responses"]["200"]["content"]
+    async with client.get("/events") as response:
+        assert response.status == 200 and response.content_type in documented
+
+
+async def test_new_job_types_are_the_ones_served(client: Client) -> None:
+    spec = await (await client.get("/openapi.json")).json()
+    new_job = spec["components"]["schemas"]["NewJob"]["properties"]
+    assert new_job["type"]["enum"] == ["demo", "noop"]
+
+
 async def test_schemathesis_finds_no_server_error_or_nonconformance(tmp_path: Path) -> None:
     service = Service(tmp_path / "data", API_TOKEN=TOKEN, JOB_STEP_MS="0")
     await service.start()
     try:
         run = await asyncio.create_subprocess_exec(
-            str(SCHEMATHESIS), "run", f"{service.url}/openapi.json",
+            str(SCHEMATHESIS), "--config-file", str(CONFIG), "run", f"{service.url}/openapi.json",
             "--header", f"Authorization: Bearer {TOKEN}",
             "--checks", "all",
             "--max-examples", "10",
