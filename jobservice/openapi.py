@@ -104,6 +104,18 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
+DASHBOARD: dict[str, Any] = {
+    "summary": "The live dashboard",
+    "description": "A static page; it asks for the token and sends it with its API calls.",
+    "security": PUBLIC,
+    "responses": {
+        "200": {
+            "description": "An HTML page",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        }
+    },
+}
+
 PATHS: dict[str, Any] = {
     "/job": {
         "post": {
@@ -217,6 +229,29 @@ PATHS: dict[str, Any] = {
                     "content": {"text/html": {"schema": {"type": "string"}}},
                 },
                 "401": UNAUTHORIZED,
+            },
+        }
+    },
+    "/": {"get": DASHBOARD | {"operationId": "dashboardRoot"}},
+    "/dashboard": {"get": DASHBOARD | {"operationId": "dashboard"}},
+    "/dashboard/{file}": {
+        "get": {
+            "summary": "One of the dashboard's scripts or styles",
+            "operationId": "dashboardFile",
+            "security": PUBLIC,
+            "parameters": [
+                {"name": "file", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {
+                    "description": "The file",
+                    "content": {
+                        "text/javascript": {"schema": {"type": "string"}},
+                        "text/css": {"schema": {"type": "string"}},
+                        "text/html": {"schema": {"type": "string"}},
+                    },
+                },
+                "404": error("No dashboard file has that name"),
             },
         }
     },
