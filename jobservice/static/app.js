@@ -70,6 +70,7 @@ function queueCounts() {
   requestAnimationFrame(() => {
     countsQueued = false;
     renderCounts($("#counts"), board.tally());
+    $("#counts-scope").textContent = countsScope();
   });
 }
 
@@ -86,10 +87,16 @@ async function loadCounts() {
   } while (cursor && pages < COUNT_PAGES);
   jobs.forEach(learnFrom);
   board.load(jobs);
-  $("#counts-scope").textContent = cursor
-    ? `Counts of the newest ${jobs.length} jobs (more are stored), kept live.`
-    : `Counts of all ${jobs.length} stored jobs, kept live.`;
+  board.capped = Boolean(cursor);
   queueCounts();
+}
+
+function countsScope() {
+  const n = board.jobs.size;
+  const jobs = n === 1 ? "1 job" : `${n} jobs`;
+  return board.capped
+    ? `Counts of the newest ${jobs} only (more are stored), kept live by the event feed.`
+    : `Counts of all ${jobs} stored, kept live by the event feed.`;
 }
 
 function learnFrom(job) {

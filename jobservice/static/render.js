@@ -91,7 +91,7 @@ export function logLine(event) {
   const { type, jobId: _id, timestamp, ...rest } = event;
   const details = type === "initial" ? `job is ${event.job.status}` : describe(rest);
   return h("li", { "data-type": type },
-    h("time", {}, time(timestamp || Date.now())), " ",
+    h("time", {}, time(timestamp || event.job?.updated)), " ",
     h("strong", {}, type), details ? ` ${details}` : "");
 }
 
