@@ -13,8 +13,10 @@ PAGE = STATIC_DIR / "dashboard.html"
 # The page and its files need no token: they hold no data, and the page asks for the token.
 PAGE_PATHS = ("/", "/dashboard")
 FILES_PREFIX = "/dashboard/"
+# Stated, not guessed: the system's MIME table may say application/javascript.
+CONTENT_TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascript"}
 # Only the files shipped with the package, by name: nothing else under STATIC_DIR is reachable.
-FILES = frozenset(path.name for path in STATIC_DIR.iterdir() if path.is_file())
+FILES = frozenset(path.name for path in STATIC_DIR.iterdir() if path.suffix in CONTENT_TYPES)
 NO_CACHE = {"Cache-Control": "no-cache"}
 
 
@@ -30,7 +32,9 @@ async def dashboard_file(request: web.Request) -> web.FileResponse:
     name = request.match_info["file"]
     if name not in FILES:
         raise json_error(web.HTTPNotFound, "No such dashboard file")
-    return web.FileResponse(STATIC_DIR / name, headers=NO_CACHE)
+    path = STATIC_DIR / name
+    content_type = f"{CONTENT_TYPES[path.suffix]}; charset=utf-8"
+    return web.FileResponse(path, headers={**NO_CACHE, "Content-Type": content_type})
 
 
 def setup_dashboard(app: web.Application) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from . import __version__, codec
+from .dashboard import FILES as DASHBOARD_FILES
 from .models import Status
 
 JSON = "application/json"
@@ -240,7 +241,12 @@ PATHS: dict[str, Any] = {
             "operationId": "dashboardFile",
             "security": PUBLIC,
             "parameters": [
-                {"name": "file", "in": "path", "required": True, "schema": {"type": "string"}}
+                {
+                    "name": "file",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": sorted(DASHBOARD_FILES)},
+                }
             ],
             "responses": {
                 "200": {

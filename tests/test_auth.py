@@ -65,6 +65,7 @@ async def test_the_dashboard_page_and_its_files_need_no_token(guarded: Client) -
     for path in ("/", "/dashboard", "/dashboard/app.js", "/dashboard/dashboard.css"):
         response = await guarded.get(path)
         assert response.status == 200, path
+        assert response.content_type in ("text/html", "text/javascript", "text/css"), path
         await response.read()
     missing = await guarded.get("/dashboard/missing.js")
     assert missing.status == 404

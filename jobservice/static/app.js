@@ -8,7 +8,7 @@ import {
 const PAGE_SIZE = 50;
 // Counters walk the listing on load, up to this many pages of 500 jobs.
 const COUNT_PAGES = 40;
-const RETRY_MS = 3000;
+const RETRY_MS = 5000;
 
 const $ = (selector) => document.querySelector(selector);
 const board = new Board();
@@ -47,6 +47,7 @@ async function explainOffline() {
     await api("jobs?limit=1");
   } catch (error) {
     setLive("offline", `offline: ${error.message}`);
+    showListError(error);
   }
 }
 
@@ -225,6 +226,13 @@ function closeDetail() {
   showDetailMessage("");
 }
 
+// Close with the button or Escape, and put the focus back on the job's row.
+function dismissDetail() {
+  const id = detail?.id;
+  closeDetail();
+  $(`#job-list [data-job-id="${CSS.escape(id || "")}"] button`)?.focus();
+}
+
 function watch(current) {
   const source = new EventSource(streamUrl(`job/${encodeURIComponent(current.id)}/stream`));
   current.source = source;
@@ -325,7 +333,10 @@ function start() {
   $("#filters").addEventListener("submit", onFilter);
   $("#filter-status").addEventListener("change", () => $("#filters").requestSubmit());
   $("#more").addEventListener("click", () => loadList(true));
-  $("#close-detail").addEventListener("click", closeDetail);
+  $("#close-detail").addEventListener("click", dismissDetail);
+  $("#detail").addEventListener("keydown", (event) => {
+    if (event.key === "Escape") dismissDetail();
+  });
   $("#cancel").addEventListener("click", onCancel);
   $("#resubmit").addEventListener("click", onResubmit);
   connectFeed();
