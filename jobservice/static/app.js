@@ -9,6 +9,7 @@ const PAGE_SIZE = 50;
 // Counters walk the listing on load, up to this many pages of 500 jobs.
 const COUNT_PAGES = 40;
 const RETRY_MS = 5000;
+const FINAL_EVENTS = new Set(["completed", "error", "cancelled"]);
 
 const $ = (selector) => document.querySelector(selector);
 const board = new Board();
@@ -252,6 +253,11 @@ function onJobEvent(current, message) {
   $("#stream-state").textContent = "(live)";
   const event = JSON.parse(message.data);
   $("#detail-log").append(logLine(event));
+  if (FINAL_EVENTS.has(event.type)) {
+    // The service ends the stream here; closing first saves EventSource a pointless retry.
+    current.source.close();
+    $("#stream-state").textContent = "(stream ended)";
+  }
   if (event.type === "initial") return showJob(event.job);
   if (event.type === "progress") return addStep(current.job, event);
   refreshDetail(current);
