@@ -1,4 +1,5 @@
-"""Bearer-token auth: with API_TOKEN set, every endpoint but health needs the token."""
+"""Bearer-token auth: with API_TOKEN set, every endpoint but health (and the dashboard's
+static page) needs the token."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hmac
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from .dashboard import is_dashboard
 from .errors import json_error
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
@@ -20,13 +22,19 @@ def require_token(token: str) -> Middleware:
 
     @web.middleware
     async def auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in PUBLIC_PATHS or _matches(_presented(request), expected):
+        if _public(request) or _matches(_presented(request), expected):
             return await handler(request)
         error = json_error(web.HTTPUnauthorized, "Missing or invalid API token")
         error.headers["WWW-Authenticate"] = 'Bearer realm="jobservice"'
         raise error
 
     return auth
+
+
+def _public(request: web.Request) -> bool:
+    if request.method in ("GET", "HEAD") and is_dashboard(request.path):
+        return True
+    return request.path in PUBLIC_PATHS
 
 
 def _presented(request: web.Request) -> str | None:

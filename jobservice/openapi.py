@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from . import __version__, codec
+from .dashboard import FILES as DASHBOARD_FILES
 from .keys import REGISTRY
 from .listing import DEFAULT_LIMIT
 from .models import Status
@@ -61,6 +62,18 @@ CANCEL_RESPONSES = {
 STREAM_RESPONSE = {
     "description": "The event stream",
     "content": {SSE: {"schema": ref("ServerEvent")}},
+}
+
+DASHBOARD: dict[str, Any] = {
+    "summary": "The live dashboard",
+    "description": "A static page; it asks for the token and sends it with its API calls.",
+    "security": PUBLIC,
+    "responses": {
+        "200": {
+            "description": "An HTML page",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        }
+    },
 }
 
 PATHS: dict[str, Any] = {
@@ -241,6 +254,34 @@ PATHS: dict[str, Any] = {
                     "content": {"text/html": {"schema": {"type": "string"}}},
                 },
                 "401": UNAUTHORIZED,
+            },
+        }
+    },
+    "/": {"get": DASHBOARD | {"operationId": "dashboardRoot"}},
+    "/dashboard": {"get": DASHBOARD | {"operationId": "dashboard"}},
+    "/dashboard/{file}": {
+        "get": {
+            "summary": "One of the dashboard's scripts or styles",
+            "operationId": "dashboardFile",
+            "security": PUBLIC,
+            "parameters": [
+                {
+                    "name": "file",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": sorted(DASHBOARD_FILES)},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "The file",
+                    "content": {
+                        "text/javascript": {"schema": {"type": "string"}},
+                        "text/css": {"schema": {"type": "string"}},
+                        "text/html": {"schema": {"type": "string"}},
+                    },
+                },
+                "404": error("No dashboard file has that name"),
             },
         }
     },

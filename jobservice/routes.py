@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import health, views
+from .dashboard import setup_dashboard
 from .docs import docs_page
 from .metrics import metrics_view
 from .openapi import openapi_json
@@ -23,3 +24,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/metrics", metrics_view)
     app.router.add_get("/openapi.json", openapi_json)
     app.router.add_get("/docs", docs_page)
+    setup_dashboard(app)

@@ -11,7 +11,7 @@ from .sse import parse_stream
 
 TOKEN = "s3cret-token"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
-PUBLIC = {"/healthz", "/readyz"}
+PUBLIC = {"/healthz", "/readyz", "/", "/dashboard", "/dashboard/app.js"}
 
 
 @pytest.fixture
@@ -26,7 +26,8 @@ def every_route(client: Client, job_id: str) -> list[tuple[str, str]]:
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter", "")
         if route.method != "HEAD":
-            routes.append((route.method, path.replace("{id}", job_id)))
+            path = path.replace("{id}", job_id).replace("{file}", "app.js")
+            routes.append((route.method, path))
     return sorted(set(routes))
 
 
@@ -58,6 +59,22 @@ async def test_every_endpoint_but_health_needs_the_token(guarded: Client) -> Non
         await assert_401(guarded, method, path, headers={"Authorization": "Bearer wrong"})
         await assert_401(guarded, method, path, headers={"Authorization": f"Basic {TOKEN}"})
         assert await call(guarded, method, path, headers=BEARER) not in (401, 500), path
+
+
+async def test_the_dashboard_page_and_its_files_need_no_token(guarded: Client) -> None:
+    for path in ("/", "/dashboard", "/dashboard/app.js", "/dashboard/dashboard.css"):
+        response = await guarded.get(path)
+        assert response.status == 200, path
+        assert response.content_type in ("text/html", "text/javascript", "text/css"), path
+        await response.read()
+    missing = await guarded.get("/dashboard/missing.js")
+    assert missing.status == 404
+    assert await missing.json() == {"error": "No such dashboard file"}
+    await assert_401(guarded, "POST", "/dashboard/app.js")
+    for sneaky in ("/dashboard/../metrics", "/dashboard/%2e%2e/metrics", "/dashboard/..%2fjobs"):
+        response = await guarded.get(sneaky)
+        assert response.status in (401, 403, 404), sneaky
+        assert "jobservice_" not in await response.text()
 
 
 async def test_unknown_paths_need_the_token_too(guarded: Client) -> None:
