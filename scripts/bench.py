@@ -42,7 +42,7 @@ from sse_client import latency_ms, percentile, read_events  # noqa: E402
 TICK_JOBS = 100  # jobs the watchers watch; each reports progress every TICK_MS
 TICK_MS = 1000
 MEASURE_SECONDS = 10.0
-OPEN_TIMEOUT = 180.0  # for opening every watcher
+OPEN_TIMEOUT = 300.0  # for opening every watcher
 WATCH_PROCESSES = 2
 STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=60, sock_read=None)
 
@@ -100,12 +100,16 @@ def serve(**extra_env: str) -> Iterator[Service]:
 
 
 def _report_log(path: Path) -> None:
-    """Warnings and errors the service logged: they are findings, so show them."""
+    """Warnings and errors the service logged: they are findings, so show them, and keep the
+    log beside the temporary directory."""
     lines = path.read_text(errors="replace").splitlines()
     if lines:
-        counts = Counter(line[:160] for line in lines)
-        print(f"  service log: {len(lines)} lines; most common:")
-        for line, count in counts.most_common(6):
+        kept = Path(tempfile.gettempdir()) / f"jobservice-bench-{time.strftime('%H%M%S')}.log"
+        shutil.copy(path, kept)
+        # Log records and exception lines start at column 0; traceback frames are indented.
+        counts = Counter(line[:200] for line in lines if line[:1] not in (" ", "^"))
+        print(f"  service log: {len(lines)} lines, kept in {kept}; most common:")
+        for line, count in counts.most_common(8):
             print(f"    {count:>6} x {line}")
 
 
@@ -160,6 +164,7 @@ async def _watch_many(url: str, job_ids: list[str], count: int, signals: Any) ->
                     return
                 with opened.get_lock():
                     opened.value += 1
+                connected = time.time() * 1000
                 async for message in read_events(response):
                     step = message.event.get("step")
                     if message.event.get("type") != "progress" or step is None:
@@ -169,8 +174,14 @@ async def _watch_many(url: str, job_ids: list[str], count: int, signals: Any) ->
                         part.lost += max(0, step - last_step - 1)
                         part.duplicated += step <= last_step
                     last_step = max(step, last_step or 0)
-                    if state["measuring"]:
-                        part.latency.append(latency_ms(message) or 0.0)
+                    value = latency_ms(message)
+                    # Events made before this watcher connected are replays, not deliveries.
+                    if (
+                        state["measuring"]
+                        and value is not None
+                        and message.at_ms - value >= connected
+                    ):
+                        part.latency.append(value)
             part.ended_early += 1
         except (aiohttp.ClientError, OSError) as exc:
             part.errors[type(exc).__name__] += 1
@@ -296,7 +307,9 @@ def main() -> None:
     sections = set(args.only.split(","))
     loadtest.raise_open_file_limit()
     print(f"machine: {machine()}")
-    print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}\n", flush=True)
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}")
+    # Other work on the machine skews every figure: show how busy it was.
+    print(f"load average at start: {os.getloadavg()[0]:.2f}\n", flush=True)
     targets: list[tuple[str, str, str, bool]] = []
 
     if "post" in sections:
@@ -352,6 +365,7 @@ def main() -> None:
             targets.append(("startup, 1M jobs", f"{seconds:.2f} s", "< 10 s", seconds < 10))
         print()
 
+    print(f"load average at end: {os.getloadavg()[0]:.2f}\n")
     print(f"{'target':<28} {'measured':>22} {'goal':>10}  result")
     for name, measured, goal, ok in targets:
         print(f"{name:<28} {measured:>22} {goal:>10}  {verdict(ok)}")
