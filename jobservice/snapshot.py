@@ -24,7 +24,7 @@ from .models import STATUS_BY_VALUE, Job, Status
 DATA_KEY = b',"data":'
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Stored:
     """A job kept as its JSON, with the few fields that indexes and sweeps need."""
 
