@@ -93,7 +93,7 @@ asyncio.run(main())
 """
 
 
-async def startup_cost(stored: int) -> float:
+def startup_cost(stored: int) -> float:
     with tempfile.TemporaryDirectory(prefix="bench-start-") as tmp:
         write_snapshot(Path(tmp), stored)
         command = [sys.executable, "-c", OPEN_STORE, tmp]
@@ -162,7 +162,7 @@ def main() -> None:
 
     print("\nstartup (load snapshot), seconds")
     for stored in startups:
-        print(f"{stored:>12,} {asyncio.run(startup_cost(stored)):>12.2f}")
+        print(f"{stored:>12,} {startup_cost(stored):>12.2f}")
 
     seconds = 3 if args.quick else 5
     client, bare = http_post_rate(None, seconds)
