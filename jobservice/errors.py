@@ -11,6 +11,8 @@ from .codec import dumps_str
 
 logger = logging.getLogger(__name__)
 
+# The status logged for a request whose client left before the answer (as nginx does).
+CLIENT_CLOSED = 499
 # Headers of a framework error worth keeping on its JSON replacement.
 KEPT_HEADERS = ("Allow", "Retry-After")
 
@@ -35,6 +37,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return web.json_response(
             {"error": _message(exc)}, status=exc.status, headers=headers, dumps=dumps_str
         )
+    except ConnectionResetError:
+        # The client left (often while an event stream was being opened): nobody to answer.
+        logger.debug("client went away during %s %s", request.method, request.path)
+        return web.Response(status=CLIENT_CLOSED, reason="Client Closed Request")
     except Exception:
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return web.json_response({"error": "Internal server error"}, status=500, dumps=dumps_str)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
+import struct
 from typing import Any
 
 import aiohttp
+import pytest
 
 from jobservice.models import Job
 
@@ -152,3 +156,17 @@ async def test_shutdown_ends_open_streams(start_app: StartApp) -> None:
     events = await asyncio.wait_for(watching, timeout=10)
     assert types(events)[:2] == ["initial", "started"]
     assert "completed" not in types(events)
+
+
+async def test_clients_that_leave_at_once_log_no_errors(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = await create_job(client)
+    request = f"GET /job/{job['id']}/stream HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    for _ in range(30):
+        with socket.create_connection((client.host, client.port)) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.sendall(request)  # then reset the connection before any answer
+    await asyncio.sleep(0.3)
+    assert (await client.get(f"/job/{job['id']}")).status == 200
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
