@@ -21,9 +21,12 @@ class StartupError(Exception):
     """The service cannot start; the message tells the operator why and what to do."""
 
 
-def json_error(kind: type[web.HTTPException], message: str) -> web.HTTPException:
+def json_error(
+    kind: type[web.HTTPException], message: str, headers: dict[str, str] | None = None
+) -> web.HTTPException:
     """An HTTPException to raise, carrying a JSON body."""
-    return kind(text=dumps_str({"error": message}), content_type="application/json")
+    body = dumps_str({"error": message})
+    return kind(text=body, content_type="application/json", headers=headers)
 
 
 @web.middleware

@@ -103,6 +103,9 @@ PATHS: dict[str, Any] = {
                 "400": error(BAD_BODY),
                 "401": UNAUTHORIZED,
                 "413": error("The body is larger than MAX_BODY_BYTES"),
+                "429": error(
+                    "The queue is full (QUEUE_LIMIT jobs wait); retry after Retry-After seconds"
+                ),
                 "503": error("The job could not be stored; it was not created"),
             },
         }

@@ -21,6 +21,8 @@ class Settings:
     redis_server: str | None = None
     job_step_ms: int = 1000
     worker_concurrency: int = 4
+    # Jobs that may wait in the queue; past this POST /job answers 429 with Retry-After.
+    queue_limit: int = 10_000
     log_level: str = "INFO"
     # "text", or "json" for one JSON object per line.
     log_format: str = "text"

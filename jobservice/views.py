@@ -23,9 +23,11 @@ from .listing import page
 from .models import Job
 from .sse import LAST_EVENT_ID, follow, never, resume_point
 from .validation import job_request, list_query
-from .worker import JobFinishedError
+from .worker import JobFinishedError, QueueFullError
 
 JOB_NOT_FOUND = "Job not found"
+# Sent with 429: the queue drains at the workers' pace; a second is a fair first wait.
+RETRY_LATER = {"Retry-After": "1"}
 BODY_HINT = 'send a JSON object like {"data": {...}}'
 
 
@@ -36,6 +38,8 @@ async def create_job(request: web.Request) -> web.Response:
     wanted = job_request(body, request.headers, request.app[REGISTRY], request.app[SETTINGS])
     try:
         job, created = await request.app[WORKER].submit(wanted)
+    except QueueFullError as exc:
+        raise json_error(web.HTTPTooManyRequests, str(exc), RETRY_LATER) from None
     except OSError as exc:
         raise json_error(web.HTTPServiceUnavailable, f"Job could not be stored: {exc}") from None
     return web.json_response(

@@ -32,6 +32,13 @@ class JobFinishedError(Exception):
         self.job = job
 
 
+class QueueFullError(Exception):
+    """As many jobs wait as the queue may hold; the client should come back later."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The queue is full ({limit} jobs waiting); retry later")
+
+
 class Worker:
     def __init__(
         self, store: JobStore, events: EventLog, registry: Registry, settings: Settings,
@@ -59,11 +66,14 @@ class Worker:
 
     async def submit(self, request: JobRequest) -> tuple[Job, bool]:
         """Store a new job durably, then queue it: (job, True). Raises OSError if it could not
-        be stored. A known idempotency key gets its job back instead: (job, False)."""
+        be stored, QueueFullError if the queue is full. A known idempotency key gets its job
+        back instead: (job, False)."""
         if request.idempotency_key is not None:
             existing = self._store.by_idempotency_key(request.idempotency_key)
             if existing is not None:
                 return existing, False
+        if len(self.queue) >= self._settings.queue_limit:
+            raise QueueFullError(self._settings.queue_limit)
         job = Job.new(
             request.data,
             type=request.type,

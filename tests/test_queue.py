@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .conftest import StartApp, run_to_end
+from .conftest import StartApp, create_job, run_to_end
 from .test_cancel import Gate
 from .test_lifecycle import fetch, post
 
@@ -62,3 +62,19 @@ async def test_queue_order_and_delays_survive_a_restart(start_app: StartApp) -> 
     assert gate.ran == ["interrupted", "high", "low"]
     waiting = await fetch(client, delayed["id"])
     assert waiting["status"] == "pending" and waiting["run_at"] == delayed["run_at"]
+
+
+async def test_a_full_queue_answers_429_with_retry_after(start_app: StartApp) -> None:
+    gate = Gate()
+    client = await start_app(handler=gate, worker_concurrency=1, queue_limit=3)
+    running = await create_job(client, "running")
+    await gate.started.wait()
+    waiting = [await create_job(client, n) for n in range(3)]
+    response = await client.post("/job", json={"data": "one too many"})
+    assert response.status == 429
+    assert response.headers["Retry-After"] == "1"
+    assert "queue is full" in (await response.json())["error"]
+    gate.open.set()
+    for job in (running, *waiting):
+        assert (await run_to_end(client, job["id"]))[-1]["type"] == "completed"
+    await create_job(client, "room again")
