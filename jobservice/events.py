@@ -4,7 +4,7 @@ Each event goes to its job's stream and to the feed stream of every job's events
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 
@@ -12,6 +12,9 @@ from . import codec
 from .keys import FEED_STREAM, job_stream
 from .models import TERMINAL_EVENTS, EventType, Job, Status, now_ms
 from .outbox import Outbox
+
+if TYPE_CHECKING:
+    from .hub import StreamHub
 
 Event = dict[str, str]
 Entry = tuple[str, Event]
@@ -32,11 +35,11 @@ def _text(value: object) -> str:
 
 class EventLog:
     def __init__(
-        self, redis: Redis, blocking: Redis, outbox: Outbox, *, maxlen: int, feed_maxlen: int,
+        self, redis: Redis, hub: StreamHub, outbox: Outbox, *, maxlen: int, feed_maxlen: int,
         ttl_seconds: int,
     ) -> None:  # fmt: skip
         self._redis = redis
-        self._blocking = blocking
+        self.hub = hub
         self._outbox = outbox
         self._maxlen = maxlen
         self._feed_maxlen = feed_maxlen
@@ -70,11 +73,6 @@ class EventLog:
         """The id of the stream's newest entry: reading after it gets only what comes next."""
         found: Any = await self._redis.xrevrange(key, count=1)
         return str(found[0][0]) if found else FROM_START
-
-    async def read(self, key: str, after: str, block_ms: int) -> list[Entry]:
-        """Entries of stream `key` after `after`, waiting up to `block_ms` for the first."""
-        reply: Any = await self._blocking.xread({key: after}, block=block_ms)
-        return [entry for _stream, entries in reply or () for entry in entries]
 
     async def forget(self, job_ids: list[str]) -> None:
         """Delete these jobs' streams (their events stay in the feed until it is trimmed)."""

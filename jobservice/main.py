@@ -6,7 +6,6 @@ import asyncio
 import logging
 import resource
 from collections.abc import AsyncIterator
-from contextlib import suppress
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -16,6 +15,7 @@ from .auth import require_token
 from .cors import parse_origins, setup_cors
 from .errors import StartupError, json_errors
 from .handlers import Handler
+from .hub import StreamHub
 from .keys import (
     EVENTS,
     METRICS,
@@ -40,9 +40,6 @@ from .sse import OpenStreams
 from .worker import Worker
 
 logger = logging.getLogger(__name__)
-
-# Connections the XREAD BLOCK client may hold: one per open SSE response.
-MAX_BLOCKING_CONNECTIONS = 100_000
 
 
 def create_app(settings: Settings, handler: Handler | None = None) -> web.Application:
@@ -94,9 +91,9 @@ async def embedded_redis(app: web.Application) -> AsyncIterator[None]:
 async def redis_clients(app: web.Application) -> AsyncIterator[None]:
     url = app[REDIS_URL]
     app[REDIS] = Redis.from_url(url, decode_responses=True)
-    # XREAD BLOCK waits on purpose: no read timeout, and a pool as large as the watchers.
+    # The stream hub's one XREAD BLOCK waits on purpose: no read timeout, one connection.
     app[REDIS_BLOCKING] = Redis.from_url(
-        url, decode_responses=True, socket_timeout=None, max_connections=MAX_BLOCKING_CONNECTIONS
+        url, decode_responses=True, socket_timeout=None, single_connection_client=True
     )
     yield
     await app[REDIS_BLOCKING].aclose()
@@ -116,16 +113,19 @@ async def event_log(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     outbox = InstrumentedOutbox(app[METRICS], app[REDIS], settings.outbox_limit)
     outbox.start()
+    hub = StreamHub(app[REDIS_BLOCKING], app[REDIS], settings.stream_block_ms)
+    hub.start()
     app[EVENTS] = InstrumentedEventLog(
         app[METRICS],
         app[REDIS],
-        app[REDIS_BLOCKING],
+        hub,
         outbox,
         maxlen=settings.stream_maxlen,
         feed_maxlen=settings.feed_maxlen,
         ttl_seconds=settings.stream_ttl_seconds,
     )
     yield
+    await hub.stop()
     await outbox.stop(grace=settings.shutdown_timeout / 2)
 
 
@@ -141,13 +141,13 @@ async def worker(app: web.Application) -> AsyncIterator[None]:
 async def retention(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     app[RETENTION] = Retention(app[STORE], app[EVENTS], settings.retention_seconds)
+    stop = asyncio.Event()
     sweeping = asyncio.create_task(
-        app[RETENTION].run(settings.retention_sweep_seconds), name="retention"
+        app[RETENTION].run(settings.retention_sweep_seconds, stop), name="retention"
     )
     yield
-    sweeping.cancel()
-    with suppress(asyncio.CancelledError):
-        await sweeping
+    stop.set()
+    await sweeping
 
 
 def watch_gauges(app: web.Application) -> None:

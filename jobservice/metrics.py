@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from redis.exceptions import RedisError
 
-from .events import Entry, Event, EventLog
+from .events import Event, EventLog
 from .keys import METRICS
 from .models import Job
 from .outbox import Outbox
@@ -95,10 +95,6 @@ class InstrumentedEventLog(EventLog):
     async def entry(self, job_id: str, entry_id: str) -> Event | None:
         found: Event | None = await self._counting("xrange", super().entry(job_id, entry_id))
         return found
-
-    async def read(self, job_id: str, after: str, block_ms: int) -> list[Entry]:
-        entries: list[Entry] = await self._counting("xread", super().read(job_id, after, block_ms))
-        return entries
 
     async def _counting(self, operation: str, call: Any) -> Any:
         return await _counting(self._metrics, operation, call)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import suppress
 
 from redis.exceptions import RedisError
 
@@ -34,10 +35,16 @@ class Retention:
         logger.info("retention: removed %d jobs that ended before %d", len(old), cutoff)
         return len(old)
 
-    async def run(self, every_seconds: float) -> None:
-        """Sweep every `every_seconds` until cancelled; a failed sweep is retried next time."""
-        while True:
-            await asyncio.sleep(every_seconds)
+    async def run(self, every_seconds: float, stop: asyncio.Event) -> None:
+        """Sweep every `every_seconds` until `stop` is set; a failed sweep is retried next
+        time. It stops by an event, not by cancellation: a cancel that lands inside a
+        library's timeout can be lost on Python 3.11, and this loop would then run on."""
+        while not stop.is_set():
+            with suppress(TimeoutError):
+                async with asyncio.timeout(every_seconds):
+                    await stop.wait()
+            if stop.is_set():
+                return
             try:
                 await self.sweep()
             except Exception:

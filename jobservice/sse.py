@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 
 from . import codec
 from .events import FROM_START, Entry, Event, EventLog, history
+from .hub import Inbox, stream_id
 from .keys import job_stream
 from .models import TERMINAL_EVENTS, TERMINAL_STATUSES, EventType, Job
 
@@ -154,24 +155,40 @@ async def _relay(
     ends: Callable[[Event], bool],
     idle: Idle | None,
 ) -> None:
+    """Send the stream's entries after `after`; a failed Redis read is retried from there."""
     try:
         while True:
             try:
-                entries = await events.read(key, after, block_ms)
-                if not entries and idle is not None and (tail := await idle(after)) is not None:
-                    for entry_id, fields in tail:
-                        await response.send(codec.dumps_str(fields), id=entry_id)
+                async with events.hub.follow(key, after) as inbox:
+                    await _send_from(inbox, response, after, block_ms, ends, idle)
                     return
             except RedisError as exc:
                 logger.warning("stream %s: read failed (%s); retrying", key, exc)
                 await asyncio.sleep(RETRY_SECONDS)
-                continue
-            for entry_id, fields in entries:
-                await response.send(codec.dumps_str(fields), id=entry_id)
-                after = entry_id
-                if ends(fields):
-                    return
     except ConnectionResetError:
         logger.debug("stream %s: client went away", key)
     finally:
         response.stop_streaming()
+
+
+async def _send_from(
+    inbox: Inbox, response: EventSourceResponse, after: str, block_ms: int,
+    ends: Callable[[Event], bool], idle: Idle | None,
+) -> None:  # fmt: skip
+    last = stream_id(after)
+    while True:
+        try:
+            async with asyncio.timeout(block_ms / 1000):
+                entry_id, fields, text = await inbox.get()
+        except TimeoutError:
+            if idle is not None and (tail := await idle(after)) is not None:
+                for tail_id, tail_fields in tail:
+                    await response.send(codec.dumps_str(tail_fields), id=tail_id)
+                return
+            continue
+        if stream_id(entry_id) <= last:
+            continue  # sent already (a watcher catching up may see an entry twice)
+        await response.send(text, id=entry_id)
+        after, last = entry_id, stream_id(entry_id)
+        if ends(fields):
+            return
