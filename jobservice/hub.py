@@ -28,8 +28,8 @@ logger = logging.getLogger(__name__)
 READ_COUNT = 1_000
 RETRY_SECONDS = 1.0
 
-# (stream id, event, the event as JSON: serialized once for all the stream's watchers)
-Delivery = tuple[str, Event, str]
+# (stream id, event, its SSE frame: built once for all the stream's watchers)
+Delivery = tuple[str, Event, bytes]
 Inbox = asyncio.Queue[Delivery]
 
 
@@ -142,4 +142,10 @@ class StreamHub:
 
 
 def _deliveries(entries: list[Entry]) -> list[Delivery]:
-    return [(entry_id, fields, codec.dumps_str(fields)) for entry_id, fields in entries]
+    return [(entry_id, fields, sse_frame(entry_id, fields)) for entry_id, fields in entries]
+
+
+def sse_frame(entry_id: str, fields: Event) -> bytes:
+    """The event as SSE wire bytes. Compact JSON has no newline, so one data line holds it;
+    a stream id has no newline either (aiohttp-sse's send() checks both, at a cost per call)."""
+    return b"id: " + entry_id.encode() + b"\r\ndata: " + codec.dumps(fields) + b"\r\n\r\n"

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from .auth import require_token
 from .cors import parse_origins, setup_cors
@@ -40,6 +40,9 @@ from .sse import OpenStreams
 from .worker import Worker
 
 logger = logging.getLogger(__name__)
+
+# Redis connections for commands (writes, reads, catch-ups); the stream hub has its own.
+COMMANDS = 64
 
 
 def create_app(settings: Settings, handler: Handler | None = None) -> web.Application:
@@ -90,7 +93,9 @@ async def embedded_redis(app: web.Application) -> AsyncIterator[None]:
 
 async def redis_clients(app: web.Application) -> AsyncIterator[None]:
     url = app[REDIS_URL]
-    app[REDIS] = Redis.from_url(url, decode_responses=True)
+    # Many watchers may catch up (XRANGE) at once: wait for a free connection, don't fail.
+    pool = BlockingConnectionPool.from_url(url, decode_responses=True, max_connections=COMMANDS)
+    app[REDIS] = Redis.from_pool(pool)
     # The stream hub's one XREAD BLOCK waits on purpose: no read timeout, one connection.
     app[REDIS_BLOCKING] = Redis.from_url(
         url, decode_responses=True, socket_timeout=None, single_connection_client=True

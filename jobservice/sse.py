@@ -179,7 +179,7 @@ async def _send_from(
     while True:
         try:
             async with asyncio.timeout(block_ms / 1000):
-                entry_id, fields, text = await inbox.get()
+                entry_id, fields, frame = await inbox.get()
         except TimeoutError:
             if idle is not None and (tail := await idle(after)) is not None:
                 for tail_id, tail_fields in tail:
@@ -188,7 +188,7 @@ async def _send_from(
             continue
         if stream_id(entry_id) <= last:
             continue  # sent already (a watcher catching up may see an entry twice)
-        await response.send(text, id=entry_id)
+        await response.write(frame)
         after, last = entry_id, stream_id(entry_id)
         if ends(fields):
             return
