@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 REDIS_URL: web.AppKey[str] = web.AppKey("redis_url")
 REDIS: web.AppKey[Redis] = web.AppKey("redis")
-# A second client for XREAD BLOCK: its own pool, sized for many watchers, no read timeout.
+# The stream hub's client: one connection, for its one XREAD BLOCK, with no read timeout.
 REDIS_BLOCKING: web.AppKey[Redis] = web.AppKey("redis_blocking")
 REGISTRY: web.AppKey[Registry] = web.AppKey("registry")
 STORE: web.AppKey[JobStore] = web.AppKey("store")

@@ -40,7 +40,8 @@ class Settings:
     outbox_limit: int = 100_000
     # Entries kept in the feed of every job's events, jobs:events (XADD MAXLEN ~).
     feed_maxlen: int = 100_000
-    # How long a single XREAD BLOCK waits before the SSE loop checks in again.
+    # How long the stream hub's XREAD BLOCK waits; also how often a quiet watcher checks
+    # whether its finished job's stream has expired.
     stream_block_ms: int = 15_000
     sse_ping_seconds: float = 15.0
     # Journal entries written before the snapshot (jobs.json, queue.json) is rewritten;
