@@ -171,6 +171,20 @@ def raise_open_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
+    """uvloop if asked for, or if "auto" and it is installed (the `speed` extra); else asyncio."""
+    if choice in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise StartupError("EVENT_LOOP=uvloop, but uvloop is not installed") from None
+        else:
+            logger.info("event loop: uvloop")
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
 def run(settings: Settings, handler: Handler | None = None) -> int:
     """Serve until SIGINT or SIGTERM, then shut down in order; return the exit status."""
     configure_logging(settings.log_level, settings.log_format)
@@ -179,6 +193,7 @@ def run(settings: Settings, handler: Handler | None = None) -> int:
         "jobservice on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir
     )
     try:
+        loop = new_event_loop(settings.event_loop)
         web.run_app(
             create_app(settings, handler),
             host=settings.host,
@@ -186,6 +201,7 @@ def run(settings: Settings, handler: Handler | None = None) -> int:
             shutdown_timeout=settings.shutdown_timeout,
             print=None,
             access_log_class=AccessLogger,
+            loop=loop,
         )
     except StartupError as exc:
         logger.critical("cannot start: %s", exc)

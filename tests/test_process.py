@@ -92,3 +92,18 @@ async def test_the_console_script_serves(tmp_path: Path, session: aiohttp.Client
             assert (await parse_stream(response))[-1].json["type"] == "completed"
     finally:
         assert await service.stop() == 0
+
+
+@pytest.mark.parametrize("choice", ["asyncio", "uvloop"])
+async def test_the_event_loop_is_chosen_by_event_loop(
+    tmp_path: Path, session: aiohttp.ClientSession, choice: str
+) -> None:
+    service = Service(tmp_path / "data", EVENT_LOOP=choice, JOB_STEP_MS="0")
+    await service.start()
+    try:
+        job = await post_job(session, service.url, {"n": 1})
+        async with session.get(f"{service.url}/job/{job['id']}/stream") as response:
+            assert (await parse_stream(response))[-1].json["type"] == "completed"
+    finally:
+        assert await service.stop() == 0
+    assert ("event loop: uvloop" in await service.output()) == (choice == "uvloop")

@@ -32,6 +32,7 @@ def test_an_empty_environment_gives_the_defaults() -> None:
         ("REDIS_URL", "redis://cache:6379/2", "redis_url", "redis://cache:6379/2"),
         ("JOB_STEP_MS", "250", "job_step_ms", 250),
         ("WORKER_CONCURRENCY", "16", "worker_concurrency", 16),
+        ("EVENT_LOOP", "asyncio", "event_loop", "asyncio"),
         ("LOG_LEVEL", "debug", "log_level", "debug"),
         ("MAX_BODY_BYTES", "2048", "max_body_bytes", 2048),
         ("SSE_PING_SECONDS", "2.5", "sse_ping_seconds", 2.5),
