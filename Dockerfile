@@ -11,7 +11,7 @@ WORKDIR /app
 # Only what the install needs (README.md is the package's long description).
 COPY setup.cfg pyproject.toml README.md ./
 COPY jobservice ./jobservice
-RUN pip install --no-cache-dir ".[speed]"
+RUN pip install --no-cache-dir .
 
 # A named volume mounted on /data starts as a copy of this directory, owner included.
 RUN useradd --system --no-create-home --home-dir /app jobservice \

