@@ -82,9 +82,8 @@ async def test_a_bad_setting_exits_with_one_line_naming_it(tmp_path: Path) -> No
     assert await service.stop() == 1
 
 
-async def test_the_console_script_serves(tmp_path: Path, session: aiohttp.ClientSession) -> None:
-    script = Path(sys.executable).parent / "jobservice"
-    service = Service(tmp_path / "data", str(script), "serve", JOB_STEP_MS="0")
+async def serves_a_job_then_stops(service: Service, session: aiohttp.ClientSession) -> None:
+    """Start the service, run one job to its end over SSE, stop it: exit status 0."""
     await service.start()
     try:
         job = await post_job(session, service.url, {"n": 1})
@@ -92,6 +91,12 @@ async def test_the_console_script_serves(tmp_path: Path, session: aiohttp.Client
             assert (await parse_stream(response))[-1].json["type"] == "completed"
     finally:
         assert await service.stop() == 0
+
+
+async def test_the_console_script_serves(tmp_path: Path, session: aiohttp.ClientSession) -> None:
+    script = Path(sys.executable).parent / "jobservice"
+    service = Service(tmp_path / "data", str(script), "serve", JOB_STEP_MS="0")
+    await serves_a_job_then_stops(service, session)
 
 
 @pytest.mark.parametrize("choice", ["asyncio", "uvloop"])
@@ -99,11 +104,5 @@ async def test_the_event_loop_is_chosen_by_event_loop(
     tmp_path: Path, session: aiohttp.ClientSession, choice: str
 ) -> None:
     service = Service(tmp_path / "data", EVENT_LOOP=choice, JOB_STEP_MS="0")
-    await service.start()
-    try:
-        job = await post_job(session, service.url, {"n": 1})
-        async with session.get(f"{service.url}/job/{job['id']}/stream") as response:
-            assert (await parse_stream(response))[-1].json["type"] == "completed"
-    finally:
-        assert await service.stop() == 0
+    await serves_a_job_then_stops(service, session)
     assert ("event loop: uvloop" in await service.output()) == (choice == "uvloop")
