@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from . import codec
 from .events import Entry, Event
+from .models import stream_id
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +32,6 @@ RETRY_SECONDS = 1.0
 # (stream id, event, its SSE frame: built once for all the stream's watchers)
 Delivery = tuple[str, Event, bytes]
 Inbox = asyncio.Queue[Delivery]
-
-
-def stream_id(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq)
 
 
 class StreamHub:

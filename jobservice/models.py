@@ -42,6 +42,15 @@ TERMINAL_EVENTS = frozenset({EventType.COMPLETED, EventType.ERROR, EventType.CAN
 DEFAULT_TYPE = "demo"
 
 
+# A Redis Stream entry id, "<ms>-<seq>", as numbers: ids compare in this form, not as text.
+StreamId = tuple[int, int]
+
+
+def stream_id(entry_id: str) -> StreamId:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq)
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 

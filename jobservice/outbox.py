@@ -19,7 +19,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from .models import now_ms
+from .models import StreamId, now_ms, stream_id
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +27,6 @@ BATCH = 500
 RETRY_MIN_SECONDS = 0.05
 RETRY_MAX_SECONDS = 2.0
 ALREADY_WRITTEN = "equal or smaller than the target stream top item"
-
-StreamId = tuple[int, int]
 
 
 @dataclass(slots=True)
@@ -53,7 +51,6 @@ class Outbox:
         self._empty = asyncio.Event()
         self._empty.set()
         self._task: asyncio.Task[None] | None = None
-        self.failures = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -104,7 +101,6 @@ class Outbox:
                 await self._flush_batch()
                 delay = RETRY_MIN_SECONDS
             except Exception as exc:
-                self.failures += 1
                 if isinstance(exc, RedisError):
                     logger.warning("Redis write failed (%s); %d events wait", exc, len(self))
                 else:
@@ -168,7 +164,7 @@ class Outbox:
 
     async def _learn_last_id(self, stream: str) -> None:
         top: Any = await self._redis.xrevrange(stream, count=1)
-        self._last[stream] = _parse(top[0][0]) if top else (0, 0)
+        self._last[stream] = stream_id(top[0][0]) if top else (0, 0)
 
     def _next_id(self, stream: str) -> StreamId:
         last_ms, last_seq = self._last.get(stream, (0, 0))
@@ -178,10 +174,5 @@ class Outbox:
         return next_id
 
 
-def _text(stream_id: StreamId) -> str:
-    return f"{stream_id[0]}-{stream_id[1]}"
-
-
-def _parse(text: str) -> StreamId:
-    ms, _, seq = text.partition("-")
-    return int(ms), int(seq)
+def _text(entry_id: StreamId) -> str:
+    return f"{entry_id[0]}-{entry_id[1]}"

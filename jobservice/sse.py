@@ -15,9 +15,9 @@ from redis.exceptions import RedisError
 
 from . import codec
 from .events import FROM_START, Entry, Event, EventLog, history
-from .hub import Inbox, stream_id
+from .hub import Inbox
 from .keys import job_stream
-from .models import TERMINAL_EVENTS, TERMINAL_STATUSES, EventType, Job
+from .models import TERMINAL_EVENTS, TERMINAL_STATUSES, EventType, Job, stream_id
 
 logger = logging.getLogger(__name__)
 
@@ -91,13 +91,8 @@ async def _rebuilt_history(events: EventLog, job: Job, after: str | None) -> lis
             return None
     except RedisError:
         pass  # Redis is away: the job's record has its whole story
-    start = _id_tuple(after) if after else (-1, -1)
-    return [entry for entry in history(job) if _id_tuple(entry[0]) > start]
-
-
-def _id_tuple(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq)
+    start = stream_id(after) if after else (-1, -1)
+    return [entry for entry in history(job) if stream_id(entry[0]) > start]
 
 
 def resume_point(last_event_id: str | None) -> str | None:
