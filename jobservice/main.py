@@ -15,7 +15,6 @@ from .auth import require_token
 from .cors import parse_origins, setup_cors
 from .errors import StartupError, json_errors
 from .handlers import Handler
-from .hub import StreamHub
 from .keys import (
     EVENTS,
     METRICS,
@@ -30,7 +29,13 @@ from .keys import (
     WORKER,
 )
 from .logs import AccessLogger, configure_logging, request_ids, send_request_id
-from .metrics import InstrumentedEventLog, InstrumentedJobStore, InstrumentedOutbox, Metrics
+from .metrics import (
+    InstrumentedEventLog,
+    InstrumentedJobStore,
+    InstrumentedOutbox,
+    InstrumentedStreamHub,
+    Metrics,
+)
 from .redis_server import EmbeddedRedis, find_redis_server
 from .registry import build_registry
 from .retention import Retention
@@ -118,7 +123,9 @@ async def event_log(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     outbox = InstrumentedOutbox(app[METRICS], app[REDIS], settings.outbox_limit)
     outbox.start()
-    hub = StreamHub(app[REDIS_BLOCKING], app[REDIS], settings.stream_block_ms)
+    hub = InstrumentedStreamHub(
+        app[METRICS], app[REDIS_BLOCKING], app[REDIS], settings.stream_block_ms
+    )
     hub.start()
     app[EVENTS] = InstrumentedEventLog(
         app[METRICS],

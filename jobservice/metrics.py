@@ -12,6 +12,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from redis.exceptions import RedisError
 
 from .events import Event, EventLog
+from .hub import StreamHub
 from .keys import METRICS
 from .models import Job
 from .outbox import Outbox
@@ -98,6 +99,17 @@ class InstrumentedEventLog(EventLog):
 
     async def _counting(self, operation: str, call: Any) -> Any:
         return await _counting(self._metrics, operation, call)
+
+
+class InstrumentedStreamHub(StreamHub):
+    """The stream hub, counting failed reads (it retries them; its watchers wait)."""
+
+    def __init__(self, metrics: Metrics, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._metrics = metrics
+
+    async def _read_once(self) -> None:
+        await _counting(self._metrics, "xread", super()._read_once())
 
 
 class InstrumentedOutbox(Outbox):

@@ -98,3 +98,19 @@ async def test_each_app_has_its_own_registry(start_app: StartApp) -> None:
     await create_job(one)
     assert value(await scrape(one), "jobs_created_total", type="demo") == 1
     assert value(await scrape(two), "jobs_created_total", type="demo") == 0
+
+
+async def test_failed_stream_hub_reads_are_counted(
+    start_app: StartApp, own_redis: EmbeddedRedis
+) -> None:
+    gate = Gate()
+    client = await start_app(handler=gate, redis_url=own_redis.url)
+    job = await create_job(client)
+    watching = asyncio.create_task(read_events(client, job["id"]))
+    await gate.started.wait()
+    await own_redis.stop()  # the hub's blocked read fails, and its retries too
+    async with asyncio.timeout(30):
+        while not value(await scrape(client), "redis_errors_total", operation="xread"):
+            await asyncio.sleep(0.1)
+    watching.cancel()
+    await asyncio.gather(watching, return_exceptions=True)
