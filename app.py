@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from jobservice.main import run
-from jobservice.settings import settings_or_exit
+from jobservice.core.settings import settings_or_exit
+from jobservice.http.app import run
 
 if __name__ == "__main__":
     sys.exit(run(settings_or_exit()))

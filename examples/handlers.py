@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 
-from jobservice.handlers import JobContext
-from jobservice.models import Job
+from jobservice.core.handlers import JobContext
+from jobservice.core.models import Job
 
 # Stands in for real work between two steps.
 STEP_SECONDS = 0.05

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
-from jobservice.handlers import JobContext
-from jobservice.models import Job
+from jobservice.core.handlers import JobContext
+from jobservice.core.models import Job
 
 
 async def tick(job: Job, ctx: JobContext) -> None:

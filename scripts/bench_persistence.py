@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from loadgen import best_post_load  # noqa: E402
 
-from jobservice.models import Job, Status  # noqa: E402
-from jobservice.snapshot import snapshot_lines  # noqa: E402
-from jobservice.store import JobStore  # noqa: E402
+from jobservice.core.models import Job, Status  # noqa: E402
+from jobservice.store.jobstore import JobStore  # noqa: E402
+from jobservice.store.snapshot import snapshot_lines  # noqa: E402
 
 
 def write_snapshot(directory: Path, count: int) -> None:
@@ -84,7 +84,7 @@ async def change_cost(stored: int, changes: int, writers: int) -> dict[str, floa
 OPEN_STORE = """
 import asyncio, sys, time
 from pathlib import Path
-from jobservice.store import JobStore
+from jobservice.store.jobstore import JobStore
 async def main():
     started = time.perf_counter()
     await JobStore(Path(sys.argv[1])).open()

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from jobservice.main import create_app
-from jobservice.redis_server import EmbeddedRedis, find_redis_server
-from jobservice.settings import Settings
+from jobservice.core.settings import Settings
+from jobservice.http.app import create_app
+from jobservice.stream.redis_server import EmbeddedRedis, find_redis_server
 
 from .sse import read_events
 

@@ -14,7 +14,7 @@ import aiohttp
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from jobservice.redis_server import find_redis_server
+from jobservice.stream.redis_server import find_redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 # A bound on waits, so a hang fails the test instead of stalling the run; not a speed target.

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from jobservice.models import Job
+from jobservice.core.models import Job
 
 from .conftest import Client, StartApp, create_job, run_to_end
 from .test_lifecycle import Blocked, fetch, kinds, post

@@ -13,8 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from jobservice.cli import Progress
-from jobservice.errors import json_errors
+from jobservice.client.cli import Progress
+from jobservice.http.errors import json_errors
 
 from .conftest import Client, StartApp, create_job
 from .test_process import HANG

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from jobservice.settings import Settings
+from jobservice.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

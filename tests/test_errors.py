@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse
 
-from jobservice.keys import REDIS, SETTINGS, STORE, job_stream
-from jobservice.settings import MiB
+from jobservice.core.settings import MiB
+from jobservice.http.keys import REDIS, SETTINGS, STORE, job_stream
 
 from .conftest import Client, StartApp, create_job
 from .sse import read_events

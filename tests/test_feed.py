@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from jobservice.keys import FEED_STREAM, REDIS
+from jobservice.http.keys import FEED_STREAM, REDIS
 
 from .conftest import Client, StartApp, create_job, run_to_end
 from .sse import ServerEvent, iter_events

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
-from jobservice.keys import SETTINGS, WORKER
-from jobservice.redis_server import EmbeddedRedis
+from jobservice.http.keys import SETTINGS, WORKER
+from jobservice.stream.redis_server import EmbeddedRedis
 
 from .conftest import Client, StartApp
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobservice.keys import STORE
+from jobservice.http.keys import STORE
 
 from .conftest import Client, StartApp, run_to_end
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from jobservice.models import Job
+from jobservice.core.models import Job
 
 from .conftest import Client, StartApp, run_to_end
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from jobservice.settings import Settings
+from jobservice.core.settings import Settings
 
 from .conftest import Client, StartApp, create_job, run_to_end
 

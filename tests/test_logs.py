@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from jobservice.logs import redact
+from jobservice.ops.logs import redact
 
 from .conftest import Client, create_job
 from .sse import parse_stream

@@ -6,8 +6,8 @@ import asyncio
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from jobservice.keys import OPEN_STREAMS
-from jobservice.redis_server import EmbeddedRedis
+from jobservice.http.keys import OPEN_STREAMS
+from jobservice.stream.redis_server import EmbeddedRedis
 
 from .conftest import Client, StartApp, create_job, run_to_end
 from .sse import read_events

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from jobservice.journal import CorruptFileError
-from jobservice.settings import Settings
-from jobservice.store import JobStore
+from jobservice.core.settings import Settings
+from jobservice.store.jobstore import JobStore
+from jobservice.store.journal import CorruptFileError
 
 from .conftest import Client, StartApp, create_job, run_to_end
 from .test_stream import Gate

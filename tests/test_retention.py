@@ -6,8 +6,8 @@ import asyncio
 import shutil
 from pathlib import Path
 
-from jobservice.keys import REDIS, RETENTION, SETTINGS, job_stream
-from jobservice.models import now_ms
+from jobservice.core.models import now_ms
+from jobservice.http.keys import REDIS, RETENTION, SETTINGS, job_stream
 
 from .conftest import Client, StartApp, create_job, run_to_end
 from .test_cancel import Gate

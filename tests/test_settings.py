@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jobservice.settings import MiB, Settings
+from jobservice.core.settings import MiB, Settings
 
 
 def test_an_empty_environment_gives_the_defaults() -> None:

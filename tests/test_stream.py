@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from jobservice.models import Job
+from jobservice.core.models import Job
 
 from .conftest import Client, StartApp, create_job
 from .sse import ServerEvent, parse_stream, read_events

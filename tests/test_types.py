@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from jobservice.errors import StartupError
-from jobservice.main import create_app
-from jobservice.settings import Settings
+from jobservice.core.settings import Settings
+from jobservice.http.app import create_app
+from jobservice.http.errors import StartupError
 
 from .conftest import Client, StartApp, run_to_end
 
@@ -62,7 +62,7 @@ async def test_an_unknown_type_is_a_400_naming_the_known_ones(
 
 @pytest.mark.parametrize(
     ("module", "words"),
-    [("no.such.module", "cannot import"), ("jobservice.codec", "HANDLERS")],
+    [("no.such.module", "cannot import"), ("jobservice.core.codec", "HANDLERS")],
 )
 def test_a_bad_handler_module_stops_startup_naming_it(
     settings: Settings, module: str, words: str

@@ -1,0 +1,216 @@
+"""The app factory: each resource opened and closed in one cleanup_ctx entry, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from ..core.handlers import Handler
+from ..core.registry import build_registry
+from ..core.settings import Settings
+from ..ops.logs import AccessLogger, configure_logging, request_ids, send_request_id
+from ..ops.metrics import (
+    InstrumentedEventLog,
+    InstrumentedJobStore,
+    InstrumentedOutbox,
+    InstrumentedStreamHub,
+    Metrics,
+)
+from ..service.retention import Retention
+from ..service.worker import Worker
+from ..stream.redis_server import EmbeddedRedis, find_redis_server
+from .auth import require_token
+from .cors import parse_origins, setup_cors
+from .errors import StartupError, json_errors
+from .keys import (
+    EVENTS,
+    METRICS,
+    OPEN_STREAMS,
+    REDIS,
+    REDIS_BLOCKING,
+    REDIS_URL,
+    REGISTRY,
+    RETENTION,
+    SETTINGS,
+    STORE,
+    WORKER,
+)
+from .routes import setup_routes
+from .sse import OpenStreams
+
+logger = logging.getLogger(__name__)
+
+# Redis connections for commands (writes, reads, catch-ups); the stream hub has its own.
+COMMANDS = 64
+
+
+def create_app(settings: Settings, handler: Handler | None = None) -> web.Application:
+    """`handler`, if given, runs the default job type instead of the built-in demo."""
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app.middlewares.extend(middlewares(app, settings))
+    app[SETTINGS] = settings
+    app[REGISTRY] = build_registry(settings, handler)
+    app[OPEN_STREAMS] = OpenStreams()
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.extend([
+        embedded_redis,
+        redis_clients,
+        job_store,
+        event_log,
+        worker,
+        retention,
+    ])  # fmt: skip
+    app.on_response_prepare.append(send_request_id)
+    app.on_shutdown.append(close_streams)
+    setup_routes(app)
+    return app
+
+
+def middlewares(app: web.Application, settings: Settings) -> list[Middleware]:
+    """Outermost first: request ids, CORS preflights, auth, then JSON errors."""
+    chain: list[Middleware] = [request_ids]
+    if settings.cors_origins:
+        chain.append(setup_cors(app, parse_origins(settings.cors_origins)))
+    if settings.api_token:
+        chain.append(require_token(settings.api_token))
+    return [*chain, json_errors]
+
+
+async def embedded_redis(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if settings.redis_url:
+        app[REDIS_URL] = settings.redis_url
+        yield
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    server = EmbeddedRedis(settings.data_dir, find_redis_server(settings.redis_server))
+    await server.start()
+    app[REDIS_URL] = server.url
+    yield
+    await server.stop()
+
+
+async def redis_clients(app: web.Application) -> AsyncIterator[None]:
+    url = app[REDIS_URL]
+    # Many watchers may catch up (XRANGE) at once: wait for a free connection, don't fail.
+    pool = BlockingConnectionPool.from_url(url, decode_responses=True, max_connections=COMMANDS)
+    app[REDIS] = Redis.from_pool(pool)
+    # The stream hub's one XREAD BLOCK waits on purpose: no read timeout, one connection.
+    app[REDIS_BLOCKING] = Redis.from_url(
+        url, decode_responses=True, socket_timeout=None, single_connection_client=True
+    )
+    yield
+    await app[REDIS_BLOCKING].aclose()
+    await app[REDIS].aclose()
+
+
+async def job_store(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    store = InstrumentedJobStore(app[METRICS], settings.data_dir, settings.compact_every)
+    await store.open()
+    app[STORE] = store
+    yield
+    await store.close()
+
+
+async def event_log(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    outbox = InstrumentedOutbox(app[METRICS], app[REDIS], settings.outbox_limit)
+    outbox.start()
+    hub = InstrumentedStreamHub(
+        app[METRICS], app[REDIS_BLOCKING], app[REDIS], settings.stream_block_ms
+    )
+    hub.start()
+    app[EVENTS] = InstrumentedEventLog(
+        app[METRICS],
+        app[REDIS],
+        hub,
+        outbox,
+        maxlen=settings.stream_maxlen,
+        feed_maxlen=settings.feed_maxlen,
+        ttl_seconds=settings.stream_ttl_seconds,
+    )
+    yield
+    await hub.stop()
+    await outbox.stop(grace=settings.shutdown_timeout / 2)
+
+
+async def worker(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[WORKER] = Worker(app[STORE], app[EVENTS], app[REGISTRY], settings, app[METRICS])
+    await app[WORKER].start()
+    watch_gauges(app)
+    yield
+    await app[WORKER].stop(settings.stop_grace_seconds)
+
+
+async def retention(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[RETENTION] = Retention(app[STORE], app[EVENTS], settings.retention_seconds)
+    stop = asyncio.Event()
+    sweeping = asyncio.create_task(
+        app[RETENTION].run(settings.retention_sweep_seconds, stop), name="retention"
+    )
+    yield
+    stop.set()
+    await sweeping
+
+
+def watch_gauges(app: web.Application) -> None:
+    worker, streams = app[WORKER], app[OPEN_STREAMS]
+    app[METRICS].watch(worker.queue.__len__, lambda: worker.running, lambda: len(streams))
+
+
+async def close_streams(app: web.Application) -> None:
+    app[OPEN_STREAMS].close_all()
+
+
+def raise_open_file_limit() -> None:
+    """Each SSE watcher holds a socket to the client and one to Redis: allow many."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
+    """uvloop if asked for, or if "auto" and it is installed (the `speed` extra); else asyncio."""
+    if choice in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise StartupError("EVENT_LOOP=uvloop, but uvloop is not installed") from None
+        else:
+            logger.info("event loop: uvloop")
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def run(settings: Settings, handler: Handler | None = None) -> int:
+    """Serve until SIGINT or SIGTERM, then shut down in order; return the exit status."""
+    configure_logging(settings.log_level, settings.log_format)
+    raise_open_file_limit()
+    logger.info(
+        "jobservice on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir
+    )
+    try:
+        loop = new_event_loop(settings.event_loop)
+        web.run_app(
+            create_app(settings, handler),
+            host=settings.host,
+            port=settings.port,
+            shutdown_timeout=settings.shutdown_timeout,
+            print=None,
+            access_log_class=AccessLogger,
+            loop=loop,
+        )
+    except StartupError as exc:
+        logger.critical("cannot start: %s", exc)
+        return 1
+    return 0

@@ -1,0 +1,74 @@
+"""Health and readiness: /healthz says the process answers, /readyz that it can do its work."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Awaitable, Callable
+
+import aiofiles
+import aiofiles.os
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from ..core import codec
+from .keys import REDIS, SETTINGS, WORKER
+
+# A readiness probe must answer before the orchestrator's own timeout (often 1-5 s).
+CHECK_TIMEOUT = 2.0
+OK = "ok"
+
+Check = Callable[[web.Application], Awaitable[None]]
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": OK}, dumps=codec.dumps_str)
+
+
+async def readyz(request: web.Request) -> web.Response:
+    results = {name: await _run(check, request.app) for name, check in CHECKS.items()}
+    failing = [name for name, result in results.items() if result != OK]
+    if failing:
+        body = {"error": f"not ready: {', '.join(failing)}", "checks": results}
+        return web.json_response(body, status=503, dumps=codec.dumps_str)
+    return web.json_response({"status": "ready", "checks": results}, dumps=codec.dumps_str)
+
+
+async def _run(check: Check, app: web.Application) -> str:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT):
+            await check(app)
+    except TimeoutError:
+        return f"no answer within {CHECK_TIMEOUT:g} s"
+    except (RedisError, OSError, RuntimeError) as exc:
+        return str(exc) or type(exc).__name__
+    return OK
+
+
+async def check_redis(app: web.Application) -> None:
+    await app[REDIS].ping()
+
+
+async def check_data_dir(app: web.Application) -> None:
+    """Write, sync and delete a small file: os.access alone misses a full or read-only disk."""
+    probe = app[SETTINGS].data_dir / f".ready-{uuid.uuid4().hex}"
+    try:
+        async with aiofiles.open(probe, "wb") as file:
+            await file.write(b"ready\n")
+            await file.flush()
+            await asyncio.to_thread(os.fsync, file.fileno())
+    finally:
+        await asyncio.to_thread(probe.unlink, missing_ok=True)
+
+
+async def check_workers(app: web.Application) -> None:
+    if not app[WORKER].alive:
+        raise RuntimeError("worker tasks are not running")
+
+
+CHECKS: dict[str, Check] = {
+    "redis": check_redis,
+    "data_dir": check_data_dir,
+    "workers": check_workers,
+}

@@ -1,0 +1,41 @@
+"""Every name shared across modules: app keys for shared objects, and Redis key names."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from ..core.registry import Registry
+    from ..core.settings import Settings
+    from ..ops.metrics import Metrics
+    from ..service.retention import Retention
+    from ..service.worker import Worker
+    from ..store.jobstore import JobStore
+    from ..stream.eventlog import EventLog
+    from .sse import OpenStreams
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+REDIS_URL: web.AppKey[str] = web.AppKey("redis_url")
+REDIS: web.AppKey[Redis] = web.AppKey("redis")
+# The stream hub's client: one connection, for its one XREAD BLOCK, with no read timeout.
+REDIS_BLOCKING: web.AppKey[Redis] = web.AppKey("redis_blocking")
+REGISTRY: web.AppKey[Registry] = web.AppKey("registry")
+STORE: web.AppKey[JobStore] = web.AppKey("store")
+EVENTS: web.AppKey[EventLog] = web.AppKey("events")
+WORKER: web.AppKey[Worker] = web.AppKey("worker")
+RETENTION: web.AppKey[Retention] = web.AppKey("retention")
+OPEN_STREAMS: web.AppKey[OpenStreams] = web.AppKey("open_streams")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+
+
+# Every job's lifecycle events, for dashboards (GET /events).
+FEED_STREAM = "jobs:events"
+
+
+def job_stream(job_id: str) -> str:
+    """The Redis Stream holding one job's events (the seed's key name)."""
+    return f"job:{job_id}:stream"

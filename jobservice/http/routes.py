@@ -1,0 +1,27 @@
+"""The URL map."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..ops.metrics import metrics_view
+from . import health, views
+from .dashboard import setup_dashboard
+from .docs import docs_page
+from .openapi import openapi_json
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/job", views.create_job)
+    app.router.add_get("/jobs", views.list_jobs)
+    app.router.add_get("/events", views.feed)
+    app.router.add_get("/job/{id}", views.get_job)
+    app.router.add_delete("/job/{id}", views.cancel_job)
+    app.router.add_post("/job/{id}/cancel", views.cancel_job)
+    app.router.add_get("/job/{id}/stream", views.stream_job)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/openapi.json", openapi_json)
+    app.router.add_get("/docs", docs_page)
+    setup_dashboard(app)

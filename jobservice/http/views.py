@@ -1,0 +1,111 @@
+"""HTTP views: parse the request, call the domain, answer. Errors are raised as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from aiohttp_sse import sse_response
+from redis.exceptions import RedisError
+
+from ..core import codec
+from ..core.models import Job
+from ..service.worker import JobFinishedError, QueueFullError
+from . import sse
+from .errors import json_error
+from .keys import EVENTS, FEED_STREAM, OPEN_STREAMS, REGISTRY, SETTINGS, STORE, WORKER
+from .listing import page
+from .sse import LAST_EVENT_ID, follow, never, resume_point
+from .validation import job_request, list_query
+
+JOB_NOT_FOUND = "Job not found"
+# Sent with 429: the queue drains at the workers' pace; a second is a fair first wait.
+RETRY_LATER = {"Retry-After": "1"}
+BODY_HINT = 'send a JSON object like {"data": {...}}'
+
+
+async def create_job(request: web.Request) -> web.Response:
+    body = await _json_object(request)
+    if "data" not in body:
+        raise json_error(web.HTTPBadRequest, f'Request body has no "data" field: {BODY_HINT}')
+    wanted = job_request(body, request.headers, request.app[REGISTRY], request.app[SETTINGS])
+    try:
+        job, created = await request.app[WORKER].submit(wanted)
+    except QueueFullError as exc:
+        raise json_error(web.HTTPTooManyRequests, str(exc), RETRY_LATER) from None
+    except OSError as exc:
+        raise json_error(web.HTTPServiceUnavailable, f"Job could not be stored: {exc}") from None
+    return web.json_response(
+        job.to_dict(),
+        status=201 if created else 200,
+        headers={"Location": f"/job/{job.id}"},
+        dumps=codec.dumps_str,
+    )
+
+
+async def get_job(request: web.Request) -> web.Response:
+    return web.json_response(_job(request).to_dict(), dumps=codec.dumps_str)
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    query = list_query(request.query)
+    return web.json_response(page(request.app[STORE], query), dumps=codec.dumps_str)
+
+
+async def cancel_job(request: web.Request) -> web.Response:
+    try:
+        job = await request.app[WORKER].cancel(_job(request))
+    except JobFinishedError as exc:
+        raise json_error(web.HTTPConflict, str(exc)) from None
+    except OSError as exc:
+        raise json_error(web.HTTPServiceUnavailable, f"Job could not be stored: {exc}") from None
+    return web.json_response(job.to_dict(), dumps=codec.dumps_str)
+
+
+async def stream_job(request: web.Request) -> web.StreamResponse:
+    app, job = request.app, _job(request)
+    settings = app[SETTINGS]
+    return await sse.stream_job(request, job, app[EVENTS], app[OPEN_STREAMS],
+                                settings.stream_block_ms, settings.sse_ping_seconds)  # fmt: skip
+
+
+async def feed(request: web.Request) -> web.StreamResponse:
+    """Every job's events; without Last-Event-ID, only those published from now on."""
+    settings, events = request.app[SETTINGS], request.app[EVENTS]
+    after = resume_point(request.headers.get(LAST_EVENT_ID))
+    if after is None:
+        try:
+            after = await events.last_id(FEED_STREAM)
+        except RedisError as exc:
+            raise json_error(web.HTTPServiceUnavailable, f"Event feed unavailable: {exc}") from None
+    async with sse_response(request, ping_interval=settings.sse_ping_seconds) as response:
+        with request.app[OPEN_STREAMS].track(response):
+            await follow(response, events, FEED_STREAM, after, settings.stream_block_ms, never)
+    return response
+
+
+def _job(request: web.Request) -> Job:
+    job = request.app[STORE].get(request.match_info["id"])
+    if job is None:
+        raise json_error(web.HTTPNotFound, JOB_NOT_FOUND)
+    return job
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        raise json_error(web.HTTPBadRequest, f"Request body is empty: {BODY_HINT}")
+    try:
+        body = codec.loads(raw)
+    except (codec.DecodeError, UnicodeDecodeError):
+        raise json_error(
+            web.HTTPBadRequest, f"Request body is not valid JSON: {BODY_HINT}"
+        ) from None
+    if not isinstance(body, dict):
+        raise json_error(web.HTTPBadRequest, f"Request body is not a JSON object: {BODY_HINT}")
+    if codec.nesting_depth(body) > codec.MAX_DEPTH:
+        message = (
+            f"Request body is nested deeper than {codec.MAX_DEPTH} levels of arrays and objects"
+        )
+        raise json_error(web.HTTPBadRequest, message)
+    return body

@@ -1,0 +1,51 @@
+"""Retention: jobs that ended more than RETENTION_SECONDS ago are removed, with their streams."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+
+from redis.exceptions import RedisError
+
+from ..core.models import now_ms
+from ..store.jobstore import JobStore
+from ..stream.eventlog import EventLog
+
+logger = logging.getLogger(__name__)
+
+
+class Retention:
+    def __init__(self, store: JobStore, events: EventLog, max_age_seconds: float) -> None:
+        self._store = store
+        self._events = events
+        self._max_age_ms = int(max_age_seconds * 1000)
+
+    async def sweep(self, now: int | None = None) -> int:
+        """Remove the jobs that ended before `now` minus the retention; how many went."""
+        cutoff = (now_ms() if now is None else now) - self._max_age_ms
+        old = self._store.ended_before(cutoff)
+        if not old:
+            return 0
+        await self._store.delete(old)
+        try:
+            await self._events.forget([job.id for job in old])
+        except RedisError as exc:
+            logger.warning("retention: could not delete the streams of %d jobs: %s", len(old), exc)
+        logger.info("retention: removed %d jobs that ended before %d", len(old), cutoff)
+        return len(old)
+
+    async def run(self, every_seconds: float, stop: asyncio.Event) -> None:
+        """Sweep every `every_seconds` until `stop` is set; a failed sweep is retried next
+        time. It stops by an event, not by cancellation: a cancel that lands inside a
+        library's timeout can be lost on Python 3.11, and this loop would then run on."""
+        while not stop.is_set():
+            with suppress(TimeoutError):
+                async with asyncio.timeout(every_seconds):
+                    await stop.wait()
+            if stop.is_set():
+                return
+            try:
+                await self.sweep()
+            except Exception:
+                logger.exception("retention sweep failed")

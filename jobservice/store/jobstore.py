@@ -1,0 +1,254 @@
+"""All jobs in memory; every change is journaled before it is acknowledged, and snapshotted.
+
+Jobs loaded finished from the snapshot stay as their JSON bytes (`Stored`), parsed when asked
+for: startup and memory then cost little per stored job. Jobs that run or change in this
+process are `Job` objects.
+
+On disk, under the data dir:
+  jobs.json            snapshot: {id: job} for every job, one job per line (snapshot.py)
+  queue.json           snapshot: ids of pending jobs, in queue order
+  journal-NNNNNN.jsonl the changes since the snapshot, one JSON line each
+A snapshot is written atomically; the journals it covers are deleted only after it is on disk.
+Records are whole jobs ({"put": job}) or deletions ({"del": id}), so replaying one twice is
+harmless: load = snapshot + journals, in order. A job deleted while a snapshot is being written
+may still be in that snapshot, but its "del" is in the journal the snapshot does not cover.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..core import codec
+from ..core.models import TERMINAL_STATUSES, Job, Status
+from .index import CreationIndex, Key
+from .journal import CorruptFileError, Journal, read_journal, write_atomic
+from .snapshot import Stored, read_json, read_snapshot, snapshot_lines
+
+logger = logging.getLogger(__name__)
+
+JOBS_FILE = "jobs.json"
+QUEUE_FILE = "queue.json"
+JOURNAL_GLOB = "journal-*.jsonl"
+# Jobs serialized between two yields to the event loop while writing a snapshot.
+SNAPSHOT_CHUNK = 2_000
+
+
+class JobStore:
+    def __init__(self, data_dir: Path, compact_every: int = 10_000) -> None:
+        self.data_dir = data_dir
+        self.compact_every = compact_every
+        self.queue_order: list[str] = []
+        self._jobs: dict[str, Job] = {}
+        self._stored: dict[str, Stored] = {}
+        self._index = CreationIndex()
+        self._by_idempotency_key: dict[str, str] = {}
+        self._journal: Journal | None = None
+        self._compaction: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._jobs) + len(self._stored)
+
+    def get(self, job_id: str) -> Job | None:
+        job = self._jobs.get(job_id)
+        if job is None and (stored := self._stored.get(job_id)) is not None:
+            return stored.job()
+        return job
+
+    def with_status(self, status: Status) -> Iterator[Job]:
+        """Jobs in a status that has not ended (ended ones loaded from disk are not scanned)."""
+        assert status not in TERMINAL_STATUSES
+        return (job for job in self._jobs.values() if job.status is status)
+
+    def ended_before(self, cutoff: int) -> list[Job]:
+        """Jobs that ended before `cutoff` (epoch ms)."""
+        loaded = [s.job() for s in self._stored.values() if s.updated < cutoff]
+        return loaded + [
+            job for job in self._jobs.values()
+            if job.status in TERMINAL_STATUSES and job.updated < cutoff
+        ]  # fmt: skip
+
+    def by_idempotency_key(self, key: str) -> Job | None:
+        job_id = self._by_idempotency_key.get(key)
+        return None if job_id is None else self.get(job_id)
+
+    def newest_first(
+        self, before: Key | None = None, status: Status | None = None, type: str | None = None
+    ) -> Iterator[Job]:
+        """Jobs from the newest down, below the (created, id) key `before`, that match the
+        status and type given; only those that match are parsed."""
+        for _created, job_id in self._index.newest_first(before):
+            job = self._jobs.get(job_id)
+            summary: Job | Stored = job if job is not None else self._stored[job_id]
+            if (status is None or summary.status is status) and (type in (None, summary.type)):
+                yield job if job is not None else self._stored[job_id].job()
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self.data_dir.mkdir, parents=True, exist_ok=True)
+        journals = sorted(self.data_dir.glob(JOURNAL_GLOB))
+        # Loading allocates millions of objects that all stay: a collection in the middle is
+        # pure cost, and afterwards the collector need not rescan them (freeze).
+        gc.disable()
+        try:
+            await asyncio.to_thread(self._load, journals)
+        finally:
+            gc.freeze()
+            gc.enable()
+        generation = _generation(journals[-1]) + 1 if journals else 1
+        self._journal = await self._open_journal(generation)
+        logger.info("loaded %d jobs from %s", len(self._jobs), self.data_dir)
+        if journals:
+            self._start_compaction()
+
+    async def close(self) -> None:
+        """Leave a complete snapshot behind and no journal."""
+        if self._compaction is not None:
+            await self._compaction
+        await self._compact()
+        assert self._journal is not None
+        await self._journal.close()
+        if self._journal.entries == 0:
+            await asyncio.to_thread(self._journal.path.unlink, missing_ok=True)
+
+    async def add(self, job: Job) -> None:
+        """Store a new job durably; if the disk refuses it, it is as if it never came."""
+        self._remember(job)
+        try:
+            await self.save(job)
+        except BaseException:
+            self._forget([job])
+            raise
+
+    async def delete(self, jobs: list[Job]) -> None:
+        """Remove the jobs from memory at once, then journal their deletion."""
+        self._forget(jobs)
+        journal = self._journal
+        assert journal is not None
+        # Appended together, they share the journal's fsyncs.
+        await asyncio.gather(*(journal.append({"del": job.id}) for job in jobs))
+
+    async def save(self, job: Job) -> None:
+        """Journal the job as it is now. Mutate it first: a snapshot may copy it at any await."""
+        assert self._journal is not None
+        await self._journal.append({"put": job.to_dict()})
+        # Rewriting the snapshot costs O(jobs), so do it once the journal is as long as the
+        # snapshot: the cost per change stays constant however many jobs are stored.
+        threshold = max(self.compact_every, len(self._jobs))
+        if self._journal.entries >= threshold and self._compaction is None:
+            self._start_compaction()
+
+    def _load(self, journals: list[Path]) -> None:
+        snapshot = self.data_dir / JOBS_FILE
+        if snapshot.exists():
+            keys: list[Key] = []
+            for job_id, raw in read_snapshot(snapshot):
+                self._load_stored(snapshot, job_id, raw, keys)
+            self._index.load(keys)
+        for journal in journals:
+            for record in read_journal(journal):
+                if "del" in record:
+                    self._forget([job] if (job := self.get(record["del"])) else [])
+                else:
+                    self._put(record["put"])
+        queue = self.data_dir / QUEUE_FILE
+        if queue.exists():
+            self.queue_order = read_json(queue, list)
+
+    def _load_stored(self, snapshot: Path, job_id: str, raw: bytes, keys: list[Key]) -> None:
+        """A snapshot's job: kept as bytes if it has ended, else made a Job (it will run)."""
+        try:
+            stored = Stored.parse(raw)
+            job = None if stored.status in TERMINAL_STATUSES else Job.from_dict(codec.loads(raw))
+        except (codec.DecodeError, KeyError, UnicodeDecodeError):
+            raise CorruptFileError(f"{snapshot}: job {job_id} cannot be read") from None
+        if job is None:
+            self._stored[job_id] = stored
+        else:
+            self._jobs[job_id] = job
+        keys.append((stored.created, job_id))
+        if stored.idempotency_key is not None:
+            self._by_idempotency_key[stored.idempotency_key] = job_id
+
+    def _put(self, raw: dict[str, Any]) -> None:
+        job = Job.from_dict(raw)
+        if job.id in self._jobs or self._stored.pop(job.id, None) is not None:
+            self._jobs[job.id] = job
+        else:
+            self._remember(job)
+
+    def _remember(self, job: Job) -> None:
+        self._jobs[job.id] = job
+        self._index_job(job.created, job.id, job.idempotency_key)
+
+    def _index_job(self, created: int, job_id: str, idempotency_key: str | None) -> None:
+        self._index.add((created, job_id))
+        if idempotency_key is not None:
+            self._by_idempotency_key[idempotency_key] = job_id
+
+    def _forget(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            if self._jobs.pop(job.id, None) is None:
+                del self._stored[job.id]
+            if job.idempotency_key is not None:
+                self._by_idempotency_key.pop(job.idempotency_key, None)
+        self._index.discard({(job.created, job.id) for job in jobs})
+
+    async def _open_journal(self, generation: int) -> Journal:
+        journal = Journal(self.data_dir / f"journal-{generation:06d}.jsonl")
+        await journal.open()
+        return journal
+
+    def _start_compaction(self) -> None:
+        self._compaction = asyncio.create_task(self._compact_in_background(), name="compaction")
+
+    async def _compact_in_background(self) -> None:
+        try:
+            await self._compact()
+        except Exception:
+            logger.exception("compaction failed; the journal keeps growing until it works")
+        finally:
+            self._compaction = None
+
+    async def _compact(self) -> None:
+        """Switch to a new journal, snapshot memory, then drop the journals the snapshot covers."""
+        assert self._journal is not None
+        covered = sorted(self.data_dir.glob(JOURNAL_GLOB))
+        old = self._journal
+        self._journal = await self._open_journal(_generation(old.path) + 1)
+        await old.close()
+        await write_atomic(self.data_dir / JOBS_FILE, await self._snapshot_chunks())
+        pending = [job.id for job in self.with_status(Status.PENDING)]
+        await write_atomic(self.data_dir / QUEUE_FILE, [codec.dumps(pending)])
+        for path in covered:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+
+    async def _snapshot_chunks(self) -> list[bytes]:
+        """Stored jobs as they are, the others serialized a chunk at a time between yields."""
+        entries = [(job_id, stored.raw) for job_id, stored in self._stored.items()]
+        jobs = list(self._jobs.values())
+        for start in range(0, len(jobs), SNAPSHOT_CHUNK):
+            await asyncio.sleep(0)
+            entries += [(job.id, codec.dumps(job.to_dict()))
+                        for job in jobs[start : start + SNAPSHOT_CHUNK]]  # fmt: skip
+        return snapshot_lines(entries)
+
+
+def _generation(path: Path) -> int:
+    return int(path.stem.removeprefix("journal-"))
+
+
+def ordered_pending(store: JobStore) -> Iterable[Job]:
+    """Pending jobs in queue order: queue.json's order first, then the rest by arrival."""
+    seen: set[str] = set()
+    for job_id in store.queue_order:
+        job = store.get(job_id)
+        if job is not None and job.status is Status.PENDING and job_id not in seen:
+            seen.add(job_id)
+            yield job
+    for job in store.with_status(Status.PENDING):
+        if job.id not in seen:
+            yield job

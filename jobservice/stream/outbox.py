@@ -1,0 +1,178 @@
+"""Publishing to Redis Streams in order, exactly once, through Redis outages.
+
+Every XADD goes through one outbox, flushed by one task in pipelined batches. Each entry gets
+an explicit stream id before its first attempt, so a retry after an ambiguous failure (the
+command reached Redis, the reply did not reach us) is refused by Redis as "equal or smaller
+than the top item" instead of being written twice. While Redis is away the outbox holds up to
+`limit` entries; past that, publishers wait for room (the worker slows down, nothing is lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter, deque
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from ..core.models import StreamId, now_ms, stream_id
+
+logger = logging.getLogger(__name__)
+
+BATCH = 500
+RETRY_MIN_SECONDS = 0.05
+RETRY_MAX_SECONDS = 2.0
+ALREADY_WRITTEN = "equal or smaller than the target stream top item"
+
+
+@dataclass(slots=True)
+class Entry:
+    stream: str
+    fields: dict[str, str]
+    maxlen: int
+    expire: int | None
+    id: StreamId | None = None
+
+
+class Outbox:
+    def __init__(self, redis: Redis, limit: int) -> None:
+        self._redis = redis
+        self._limit = limit
+        self._entries: deque[Entry] = deque()
+        self._last: dict[str, StreamId] = {}
+        self._waiting: Counter[str] = Counter()
+        self._wakeup = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._empty = asyncio.Event()
+        self._empty.set()
+        self._task: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._flush_forever(), name="outbox")
+
+    async def stop(self, grace: float) -> None:
+        """Flush for up to `grace` seconds, then give up on what is left (and say so)."""
+        with suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self._empty.wait()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._entries:
+            logger.warning("%d events not written: Redis unreachable at stop", len(self._entries))
+
+    def holds(self, stream: str) -> bool:
+        """Whether entries for `stream` still wait to be written."""
+        return self._waiting[stream] > 0
+
+    def new_stream(self, stream: str) -> None:
+        """Note a stream that no earlier process wrote to, so its ids start fresh."""
+        self._last.setdefault(stream, (0, 0))
+
+    async def publish(
+        self, stream: str, fields: dict[str, str], maxlen: int, expire: int | None = None
+    ) -> None:
+        """Queue an entry for a stream capped at about `maxlen`; `expire` (seconds) sets the
+        stream's time to live once the entry is written."""
+        while len(self._entries) >= self._limit:
+            self._room.clear()
+            await self._room.wait()
+        self._entries.append(Entry(stream, fields, maxlen, expire))
+        self._waiting[stream] += 1
+        self._empty.clear()
+        self._wakeup.set()
+
+    async def _flush_forever(self) -> None:
+        delay = RETRY_MIN_SECONDS
+        while True:
+            if not self._entries:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            try:
+                await self._flush_batch()
+                delay = RETRY_MIN_SECONDS
+            except Exception as exc:
+                if isinstance(exc, RedisError):
+                    logger.warning("Redis write failed (%s); %d events wait", exc, len(self))
+                else:
+                    logger.exception("outbox flush failed; %d events wait", len(self))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    async def _flush_batch(self) -> None:
+        batch = [self._entries[i] for i in range(min(BATCH, len(self._entries)))]
+        for entry in batch:
+            if entry.stream not in self._last:
+                await self._learn_last_id(entry.stream)
+            if entry.id is None:
+                entry.id = self._next_id(entry.stream)
+        results = await self._send(batch)
+        for entry, result in zip(batch, results, strict=True):
+            if isinstance(result, ResponseError) and ALREADY_WRITTEN in str(result):
+                await self._settle_refused(entry)
+            elif isinstance(result, Exception):
+                raise result
+            self._entries.popleft()
+            self._waiting[entry.stream] -= 1
+            if not self._waiting[entry.stream]:
+                del self._waiting[entry.stream]
+            if entry.expire is not None:  # the stream's last entry: stop tracking it
+                self._last.pop(entry.stream, None)
+        if len(self._entries) < self._limit:
+            self._room.set()
+        if not self._entries:
+            self._empty.set()
+
+    async def _send(self, batch: list[Entry]) -> list[Any]:
+        pipe = self._redis.pipeline(transaction=False)
+        for entry in batch:
+            assert entry.id is not None
+            fields: dict[Any, Any] = entry.fields
+            pipe.xadd(entry.stream, fields, id=_text(entry.id), maxlen=entry.maxlen)
+            if entry.expire is not None:
+                pipe.expire(entry.stream, entry.expire)
+        results = await pipe.execute(raise_on_error=False)
+        # Drop EXPIRE replies so results line up with entries; their errors still count.
+        replies: list[Any] = []
+        position = iter(results)
+        for entry in batch:
+            replies.append(next(position))
+            if entry.expire is not None and isinstance(expired := next(position), Exception):
+                raise expired
+        return replies
+
+    async def _settle_refused(self, entry: Entry) -> None:
+        """Redis refused our id: fine if the entry is ours (a retry); else the clock went back."""
+        top = await self._redis.xrevrange(entry.stream, count=1)
+        if top and top[0][1] == entry.fields:
+            return
+        logger.warning(
+            "stream %s is ahead of this clock; continuing after its last entry", entry.stream
+        )
+        await self._learn_last_id(entry.stream)
+        entry.id = self._next_id(entry.stream)
+        raise ResponseError(f"stream {entry.stream}: id moved past the stream's top; retrying")
+
+    async def _learn_last_id(self, stream: str) -> None:
+        top: Any = await self._redis.xrevrange(stream, count=1)
+        self._last[stream] = stream_id(top[0][0]) if top else (0, 0)
+
+    def _next_id(self, stream: str) -> StreamId:
+        last_ms, last_seq = self._last.get(stream, (0, 0))
+        ms = now_ms()
+        next_id = (ms, 0) if ms > last_ms else (last_ms, last_seq + 1)
+        self._last[stream] = next_id
+        return next_id
+
+
+def _text(entry_id: StreamId) -> str:
+    return f"{entry_id[0]}-{entry_id[1]}"
