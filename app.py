@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from jobservice.core.settings import settings_or_exit
-from jobservice.http.app import run
+from jobservice.http.server import run
 
 if __name__ == "__main__":
     sys.exit(run(settings_or_exit()))

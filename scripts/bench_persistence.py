@@ -28,9 +28,11 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from loadgen import best_post_load  # noqa: E402
 
-from jobservice.core.models import Job, Status  # noqa: E402
+from jobservice.core.models import Job, JobIds, Status  # noqa: E402
 from jobservice.store.jobstore import JobStore  # noqa: E402
 from jobservice.store.snapshot import snapshot_lines  # noqa: E402
+
+IDS = JobIds()
 
 
 def write_snapshot(directory: Path, count: int) -> None:
@@ -38,7 +40,7 @@ def write_snapshot(directory: Path, count: int) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     entries = []
     for number in range(count):
-        job = Job.new({"your": "job data", "n": number})
+        job = Job.new({"your": "job data", "n": number}, IDS)
         job.status, job.attempts, job.started = Status.SUCCEEDED, 1, job.created
         job.output = [
             {"step": s, "timestamp": job.created + s, "processingTime": s, "data": f"chunk {s}"}
@@ -60,7 +62,7 @@ async def change_cost(stored: int, changes: int, writers: int) -> dict[str, floa
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
         write_snapshot(Path(tmp), stored)
         _, store = await startup_seconds(Path(tmp))
-        jobs = [Job.new({"n": n}) for n in range(changes)]
+        jobs = [Job.new({"n": n}, IDS) for n in range(changes)]
         serial = jobs[: changes // 10]
         started = time.perf_counter()
         for job in serial:

@@ -15,7 +15,7 @@ async def test_create_answers_201_with_the_pending_job(client: Client) -> None:
     assert response.headers["Location"] == f"/job/{job['id']}"
     assert set(job) == {"id", "status", "created", "updated", "data", "type"}
     assert job["type"] == "demo"
-    assert uuid.UUID(job["id"]).version == 4
+    assert uuid.UUID(job["id"]).version == 7  # time-ordered
     assert job["status"] == "pending"
     assert job["data"] == data
     assert isinstance(job["created"], int) and job["created"] == job["updated"]

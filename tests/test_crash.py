@@ -8,8 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from .service import HANG, Service
+
+pytestmark = pytest.mark.slow
+
 
 # Moments (seconds after the load starts) at which the service is killed.
 KILL_AFTER = (0.2, 0.5, 0.8, 1.1)

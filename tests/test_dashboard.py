@@ -14,6 +14,8 @@ import pytest
 
 from .service import ROOT, Service
 
+pytestmark = pytest.mark.slow
+
 async_api = pytest.importorskip(
     "playwright.async_api",
     reason="the dashboard test needs Playwright for Python: pip install -e '.[test]'",

@@ -18,6 +18,8 @@ from .conftest import StartApp, create_job
 from .sse import read_events
 from .test_stream import Gate
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:

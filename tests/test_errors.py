@@ -10,7 +10,8 @@ import pytest
 from aiohttp import ClientResponse
 
 from jobservice.core.settings import MiB
-from jobservice.http.keys import REDIS, SETTINGS, STORE, job_stream
+from jobservice.http.keys import REDIS, SETTINGS, STORE
+from jobservice.stream.eventlog import job_stream
 
 from .conftest import Client, StartApp, create_job
 from .sse import read_events

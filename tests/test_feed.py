@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from jobservice.http.keys import FEED_STREAM, REDIS
+from jobservice.http.keys import REDIS
+from jobservice.stream.eventlog import FEED_STREAM
 
 from .conftest import Client, StartApp, create_job, run_to_end
 from .sse import ServerEvent, iter_events

@@ -48,6 +48,8 @@ async def test_metrics_move_as_a_job_runs(start_app: StartApp) -> None:
     assert value(during, "queue_depth") == 1
     assert value(during, "sse_connections") == 1
     assert value(during, "events_published_total", type="started") == 1
+    # `created` goes to the feed only, and is counted like every other event.
+    assert value(during, "events_published_total", type="created") == 2
     gate.open.set()
     await watching
     await run_to_end(client, second["id"])

@@ -8,8 +8,12 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import Client
 from .test_process import HANG, Service
+
+pytestmark = pytest.mark.slow
 
 TOKEN = "schemathesis-token"
 SCHEMATHESIS = Path(sys.executable).parent / "st"

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from jobservice.http.keys import REDIS, job_stream
+from jobservice.http.keys import REDIS
+from jobservice.stream.eventlog import job_stream
 
 from .conftest import Client, StartApp, create_job
 from .service import RedisProcess

@@ -13,6 +13,8 @@ import pytest
 from .service import HANG, Service, post_job
 from .sse import parse_stream
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:

@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 from jobservice.core.models import now_ms
-from jobservice.http.keys import REDIS, RETENTION, SETTINGS, job_stream
+from jobservice.http.keys import REDIS, RETENTION, SETTINGS
+from jobservice.stream.eventlog import job_stream
 
 from .conftest import Client, StartApp, create_job, run_to_end
 from .test_cancel import Gate

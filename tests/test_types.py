@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
+from jobservice.core.errors import StartupError
 from jobservice.core.settings import Settings
 from jobservice.http.app import create_app
-from jobservice.http.errors import StartupError
 
 from .conftest import Client, StartApp, run_to_end
 

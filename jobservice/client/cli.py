@@ -14,7 +14,7 @@ import aiohttp
 from .. import __version__
 from ..core import codec
 from ..core.settings import settings_or_exit
-from ..http.app import run
+from ..http.server import run
 from .api import DEFAULT_URL, Api, ApiError
 
 # Exit statuses: a job that failed, failed to run or was cancelled is 1; a request that

@@ -11,7 +11,7 @@ from . import codec
 from .models import Job, now_ms
 
 DEMO_STEPS = 5
-# As much of the data as the seed shows in its example: {"your":"job data",...
+# As much of the data as the original service shows in its example: {"your":"job data",...
 PREVIEW_CHARS = 19
 
 
@@ -46,7 +46,7 @@ Handler = Callable[[Job, JobContext], Awaitable[None]]
 
 
 def demo_handler(step_ms: int) -> Handler:
-    """The seed's demo job: a few timed steps, each reporting a chunk of the job's data."""
+    """The original service's demo job: a few timed steps, each reporting a chunk of the job's data."""
 
     async def process(job: Job, ctx: JobContext) -> None:
         preview = codec.dumps_str(job.data)

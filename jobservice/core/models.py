@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ class EventType(StrEnum):
     COMPLETED = "completed"
     ERROR = "error"
     RESTARTED = "restarted"
-    # Additions to the seed's events; clients that know only the seed's can ignore them.
+    # Additions to the original service's events; clients that know only those ignore them.
     CREATED = "created"
     RETRY = "retry"
     STALLED = "stalled"
@@ -38,7 +39,7 @@ class EventType(StrEnum):
 
 TERMINAL_EVENTS = frozenset({EventType.COMPLETED, EventType.ERROR, EventType.CANCELLED})
 
-# The job type of a request that names none: the seed's demo job.
+# The job type of a request that names none: the original service's demo job.
 DEFAULT_TYPE = "demo"
 
 
@@ -53,6 +54,29 @@ def stream_id(entry_id: str) -> StreamId:
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+class JobIds:
+    """UUIDv7 job ids (RFC 9562): they sort by creation time and, within one millisecond, in
+    the order they were given out, so jobs listed by (created, id) come in arrival order."""
+
+    # The 12-bit counter starts at a random value below this, leaving room for a burst.
+    SEQ_START = 1 << 10
+    SEQ_MAX = (1 << 12) - 1
+
+    def __init__(self) -> None:
+        self._ms = -1
+        self._seq = 0
+
+    def next(self, ms: int) -> str:
+        if ms > self._ms:
+            self._ms, self._seq = ms, random.randrange(self.SEQ_START)
+        elif self._seq < self.SEQ_MAX:
+            self._seq += 1
+        else:  # more than a few thousand in one millisecond: borrow the next one
+            self._ms, self._seq = self._ms + 1, 0
+        value = self._ms << 80 | 7 << 76 | self._seq << 64 | 2 << 62 | random.getrandbits(62)
+        return str(uuid.UUID(int=value))
 
 
 @dataclass(slots=True)
@@ -83,8 +107,9 @@ class Job:
         self.updated = self.updated or self.created
 
     @classmethod
-    def new(cls, data: Any, **options: Any) -> Job:
-        return cls(id=str(uuid.uuid4()), data=data, **options)
+    def new(cls, data: Any, ids: JobIds, **options: Any) -> Job:
+        created = now_ms()
+        return cls(id=ids.next(created), data=data, created=created, **options)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Job:
@@ -107,7 +132,7 @@ class Job:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The public shape: the seed's fields and type, the others once they mean something.
+        """The public shape: the original service's fields and type, the others once they mean something.
 
         `data` and `output` come last, after every scalar field, so the store can read a
         stored job's head without parsing its (possibly large) data."""

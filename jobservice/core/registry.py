@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 
-from ..http.errors import StartupError
+from .errors import StartupError
 from .handlers import Handler, JobContext, demo_handler
 from .models import DEFAULT_TYPE, Job
 from .settings import Settings

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import resource
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -14,20 +13,17 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from ..core.handlers import Handler
 from ..core.registry import build_registry
 from ..core.settings import Settings
-from ..ops.logs import AccessLogger, configure_logging, request_ids, send_request_id
-from ..ops.metrics import (
-    InstrumentedEventLog,
-    InstrumentedJobStore,
-    InstrumentedOutbox,
-    InstrumentedStreamHub,
-    Metrics,
-)
+from ..ops.metrics import Metrics
 from ..service.retention import Retention
 from ..service.worker import Worker
+from ..store.jobstore import JobStore
+from ..stream.eventlog import EventLog
+from ..stream.hub import StreamHub
+from ..stream.outbox import Outbox
 from ..stream.redis_server import EmbeddedRedis, find_redis_server
 from .auth import require_token
 from .cors import parse_origins, setup_cors
-from .errors import StartupError, json_errors
+from .errors import json_errors
 from .keys import (
     EVENTS,
     METRICS,
@@ -41,8 +37,9 @@ from .keys import (
     STORE,
     WORKER,
 )
+from .requestlog import request_ids, send_request_id
 from .routes import setup_routes
-from .sse import OpenStreams
+from .wire import OpenStreams
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +109,7 @@ async def redis_clients(app: web.Application) -> AsyncIterator[None]:
 
 async def job_store(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    store = InstrumentedJobStore(app[METRICS], settings.data_dir, settings.compact_every)
+    store = JobStore(settings.data_dir, settings.compact_every, observer=app[METRICS])
     await store.open()
     app[STORE] = store
     yield
@@ -121,20 +118,21 @@ async def job_store(app: web.Application) -> AsyncIterator[None]:
 
 async def event_log(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    outbox = InstrumentedOutbox(app[METRICS], app[REDIS], settings.outbox_limit)
+    outbox = Outbox(app[REDIS], settings.outbox_limit, observer=app[METRICS])
     outbox.start()
-    hub = InstrumentedStreamHub(
-        app[METRICS], app[REDIS_BLOCKING], app[REDIS], settings.stream_block_ms
+    hub = StreamHub(
+        app[REDIS_BLOCKING], app[REDIS], settings.stream_block_ms, observer=app[METRICS]
     )
     hub.start()
-    app[EVENTS] = InstrumentedEventLog(
-        app[METRICS],
+    app[METRICS].watch(outbox_pending=outbox.__len__)
+    app[EVENTS] = EventLog(
         app[REDIS],
         hub,
         outbox,
         maxlen=settings.stream_maxlen,
         feed_maxlen=settings.feed_maxlen,
         ttl_seconds=settings.stream_ttl_seconds,
+        observer=app[METRICS],
     )
     yield
     await hub.stop()
@@ -164,53 +162,12 @@ async def retention(app: web.Application) -> AsyncIterator[None]:
 
 def watch_gauges(app: web.Application) -> None:
     worker, streams = app[WORKER], app[OPEN_STREAMS]
-    app[METRICS].watch(worker.queue.__len__, lambda: worker.running, lambda: len(streams))
+    app[METRICS].watch(
+        queue_depth=worker.queue.__len__,
+        jobs_in_progress=lambda: worker.running,
+        sse_open=streams.__len__,
+    )
 
 
 async def close_streams(app: web.Application) -> None:
     app[OPEN_STREAMS].close_all()
-
-
-def raise_open_file_limit() -> None:
-    """Each SSE watcher holds a socket to the client and one to Redis: allow many."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
-    """uvloop if asked for, or if "auto" and it is installed (the `speed` extra); else asyncio."""
-    if choice in ("auto", "uvloop"):
-        try:
-            import uvloop
-        except ImportError:
-            if choice == "uvloop":
-                raise StartupError("EVENT_LOOP=uvloop, but uvloop is not installed") from None
-        else:
-            logger.info("event loop: uvloop")
-            return uvloop.new_event_loop()
-    return asyncio.new_event_loop()
-
-
-def run(settings: Settings, handler: Handler | None = None) -> int:
-    """Serve until SIGINT or SIGTERM, then shut down in order; return the exit status."""
-    configure_logging(settings.log_level, settings.log_format)
-    raise_open_file_limit()
-    logger.info(
-        "jobservice on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir
-    )
-    try:
-        loop = new_event_loop(settings.event_loop)
-        web.run_app(
-            create_app(settings, handler),
-            host=settings.host,
-            port=settings.port,
-            shutdown_timeout=settings.shutdown_timeout,
-            print=None,
-            access_log_class=AccessLogger,
-            loop=loop,
-        )
-    except StartupError as exc:
-        logger.critical("cannot start: %s", exc)
-        return 1
-    return 0

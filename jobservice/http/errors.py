@@ -17,10 +17,6 @@ CLIENT_CLOSED = 499
 KEPT_HEADERS = ("Allow", "Retry-After")
 
 
-class StartupError(Exception):
-    """The service cannot start; the message tells the operator why and what to do."""
-
-
 def json_error(
     kind: type[web.HTTPException], message: str, headers: dict[str, str] | None = None
 ) -> web.HTTPException:

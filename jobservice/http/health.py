@@ -1,4 +1,5 @@
-"""Health and readiness: /healthz says the process answers, /readyz that it can do its work."""
+"""Operations endpoints: /healthz (the process answers), /readyz (it can do its work) and
+/metrics (Prometheus)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from collections.abc import Awaitable, Callable
 import aiofiles
 import aiofiles.os
 from aiohttp import web
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from redis.exceptions import RedisError
 
 from ..core import codec
-from .keys import REDIS, SETTINGS, WORKER
+from .keys import METRICS, REDIS, SETTINGS, WORKER
 
 # A readiness probe must answer before the orchestrator's own timeout (often 1-5 s).
 CHECK_TIMEOUT = 2.0
@@ -33,6 +36,11 @@ async def readyz(request: web.Request) -> web.Response:
         body = {"error": f"not ready: {', '.join(failing)}", "checks": results}
         return web.json_response(body, status=503, dumps=codec.dumps_str)
     return web.json_response({"status": "ready", "checks": results}, dumps=codec.dumps_str)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
 
 async def _run(check: Check, app: web.Application) -> str:

@@ -1,4 +1,4 @@
-"""Every name shared across modules: app keys for shared objects, and Redis key names."""
+"""App keys: the typed names under which the app holds its shared objects."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ..service.worker import Worker
     from ..store.jobstore import JobStore
     from ..stream.eventlog import EventLog
-    from .sse import OpenStreams
+    from .wire import OpenStreams
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 REDIS_URL: web.AppKey[str] = web.AppKey("redis_url")
@@ -30,12 +30,3 @@ WORKER: web.AppKey[Worker] = web.AppKey("worker")
 RETENTION: web.AppKey[Retention] = web.AppKey("retention")
 OPEN_STREAMS: web.AppKey[OpenStreams] = web.AppKey("open_streams")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
-
-
-# Every job's lifecycle events, for dashboards (GET /events).
-FEED_STREAM = "jobs:events"
-
-
-def job_stream(job_id: str) -> str:
-    """The Redis Stream holding one job's events (the seed's key name)."""
-    return f"job:{job_id}:stream"

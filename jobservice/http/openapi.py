@@ -9,11 +9,12 @@ from aiohttp import web
 from .. import __version__
 from ..core import codec
 from ..core.models import Status
+from ..core.request import MAX_KEY_CHARS
 from .dashboard import FILES as DASHBOARD_FILES
 from .keys import REGISTRY
 from .listing import DEFAULT_LIMIT
 from .schemas import JSON, SCHEMAS, ref, with_job_types
-from .validation import IDEMPOTENCY_KEY, MAX_KEY_CHARS, MAX_PAGE
+from .validation import IDEMPOTENCY_KEY, MAX_PAGE
 
 SSE = "text/event-stream"
 

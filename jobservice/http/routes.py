@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..ops.metrics import metrics_view
 from . import health, views
 from .dashboard import setup_dashboard
 from .docs import docs_page
@@ -21,7 +20,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/job/{id}/stream", views.stream_job)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
-    app.router.add_get("/metrics", metrics_view)
+    app.router.add_get("/metrics", health.metrics)
     app.router.add_get("/openapi.json", openapi_json)
     app.router.add_get("/docs", docs_page)
     setup_dashboard(app)

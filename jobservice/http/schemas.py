@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.models import DEFAULT_TYPE, EventType, Status
-from .validation import IDEMPOTENCY_KEY, MAX_ATTEMPTS, MAX_DELAY_MS, MAX_PRIORITY, MAX_TIMEOUT
+from ..core.request import MAX_ATTEMPTS, MAX_DELAY_MS, MAX_PRIORITY, MAX_TIMEOUT
+from .validation import IDEMPOTENCY_KEY
 
 JSON = "application/json"
 MS = "Milliseconds since the epoch"
@@ -114,7 +115,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "description": "`initial` carries the job; every field of the other events is a string. "
         "`created` is only in the feed; `retry`, `stalled`, `cancelled` and `created` are "
-        "additions to the seed's events that a client may ignore",
+        "additions to the original service's events that a client may ignore",
         "required": ["type"],
         "properties": {
             "type": {"enum": [kind.value for kind in EventType]},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -11,30 +10,20 @@ from aiohttp import web
 from ..core import codec
 from ..core.models import DEFAULT_TYPE, Status
 from ..core.registry import Registry
+from ..core.request import (
+    MAX_ATTEMPTS,
+    MAX_DELAY_MS,
+    MAX_KEY_CHARS,
+    MAX_PRIORITY,
+    MAX_TIMEOUT,
+    JobRequest,
+)
 from ..core.settings import Settings
 from .errors import json_error
 from .listing import DEFAULT_LIMIT, ListQuery, decode_cursor
 
-MAX_PRIORITY = 1_000_000
-MAX_DELAY_MS = 366 * 24 * 3600 * 1000
-MAX_ATTEMPTS = 100
-MAX_TIMEOUT = 366 * 24 * 3600
-MAX_PAGE = 500
 IDEMPOTENCY_KEY = "Idempotency-Key"
-MAX_KEY_CHARS = 255
-
-
-@dataclass(frozen=True, slots=True)
-class JobRequest:
-    """What POST /job asked for, every field checked."""
-
-    data: Any
-    type: str = DEFAULT_TYPE
-    priority: int = 0
-    delay_ms: int = 0
-    max_attempts: int = 1
-    timeout: float | None = None
-    idempotency_key: str | None = None
+MAX_PAGE = 500
 
 
 def bad_request(message: str) -> web.HTTPException:

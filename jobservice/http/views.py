@@ -5,17 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from aiohttp_sse import sse_response
-from redis.exceptions import RedisError
 
 from ..core import codec
 from ..core.models import Job
 from ..service.worker import JobFinishedError, QueueFullError
 from . import sse
 from .errors import json_error
-from .keys import EVENTS, FEED_STREAM, OPEN_STREAMS, REGISTRY, SETTINGS, STORE, WORKER
+from .keys import REGISTRY, SETTINGS, STORE, WORKER
 from .listing import page
-from .sse import LAST_EVENT_ID, follow, never, resume_point
 from .validation import job_request, list_query
 
 JOB_NOT_FOUND = "Job not found"
@@ -63,25 +60,11 @@ async def cancel_job(request: web.Request) -> web.Response:
 
 
 async def stream_job(request: web.Request) -> web.StreamResponse:
-    app, job = request.app, _job(request)
-    settings = app[SETTINGS]
-    return await sse.stream_job(request, job, app[EVENTS], app[OPEN_STREAMS],
-                                settings.stream_block_ms, settings.sse_ping_seconds)  # fmt: skip
+    return await sse.stream_job(request, _job(request))
 
 
 async def feed(request: web.Request) -> web.StreamResponse:
-    """Every job's events; without Last-Event-ID, only those published from now on."""
-    settings, events = request.app[SETTINGS], request.app[EVENTS]
-    after = resume_point(request.headers.get(LAST_EVENT_ID))
-    if after is None:
-        try:
-            after = await events.last_id(FEED_STREAM)
-        except RedisError as exc:
-            raise json_error(web.HTTPServiceUnavailable, f"Event feed unavailable: {exc}") from None
-    async with sse_response(request, ping_interval=settings.sse_ping_seconds) as response:
-        with request.app[OPEN_STREAMS].track(response):
-            await follow(response, events, FEED_STREAM, after, settings.stream_block_ms, never)
-    return response
+    return await sse.stream_feed(request)
 
 
 def _job(request: web.Request) -> Job:

@@ -7,16 +7,18 @@ import asyncio
 import logging
 from typing import Any
 
+from ..core import events
 from ..core.attempt import Attempt, Outcome, Result, retry_delay_ms
+from ..core.events import Event
 from ..core.handlers import JobContext
 from ..core.jobqueue import JobQueue
-from ..core.models import TERMINAL_STATUSES, EventType, Job, Status, now_ms
+from ..core.models import TERMINAL_STATUSES, Job, JobIds, Status, now_ms
+from ..core.observer import Observer, Unobserved
 from ..core.registry import Registry
+from ..core.request import MAX_PRIORITY, JobRequest
 from ..core.settings import Settings
-from ..http.validation import MAX_PRIORITY, JobRequest
-from ..ops.metrics import Metrics
 from ..store.jobstore import JobStore, ordered_pending
-from ..stream.eventlog import Event, EventLog, event
+from ..stream.eventlog import EventLog
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +44,10 @@ class QueueFullError(Exception):
 class Worker:
     def __init__(
         self, store: JobStore, events: EventLog, registry: Registry, settings: Settings,
-        metrics: Metrics | None = None,
+        observer: Observer | None = None,
     ) -> None:  # fmt: skip
         self.queue = JobQueue()
+        self._ids = JobIds()
         self._store = store
         self._events = events
         self._registry = registry
@@ -53,7 +56,7 @@ class Worker:
         self._current: dict[asyncio.Task[None], str | None] = {}
         self._attempts: dict[str, Attempt] = {}
         self._stopping = False
-        self._metrics = metrics or Metrics()
+        self._observer = observer or Unobserved()
 
     @property
     def alive(self) -> bool:
@@ -76,6 +79,7 @@ class Worker:
             raise QueueFullError(self._settings.queue_limit)
         job = Job.new(
             request.data,
+            self._ids,
             type=request.type,
             priority=request.priority,
             max_attempts=request.max_attempts,
@@ -86,11 +90,9 @@ class Worker:
             job.run_at = job.created + request.delay_ms
         await self._store.add(job)
         self._events.new_job(job.id)
-        self._metrics.job_created(job)
+        self._observer.job_created(job)
         # Announced before it is queued, so the feed shows `created` before `started`.
-        await self._publish(
-            job.id, event(EventType.CREATED, job.id, jobType=job.type), feed_only=True
-        )
+        await self._events.announce(events.created(job))
         self.queue.put(job.id, job.priority, job.run_at)
         return job, True
 
@@ -107,8 +109,7 @@ class Worker:
             raise JobFinishedError(job)
         # Pending: queued, or waiting for a retry that the attempt above had just set up.
         self.queue.remove(job.id)
-        cancelled = event(EventType.CANCELLED, job.id, **CANCELLED)
-        await self._end(job, Status.CANCELLED, cancelled, wait_for_disk=False)
+        await self._end(job, Status.CANCELLED, wait_for_disk=False)
         return job
 
     async def start(self) -> None:
@@ -136,13 +137,7 @@ class Worker:
         for job in interrupted:
             job.move_to(Status.PENDING)
             await self._store.save(job)
-            restarted = event(
-                EventType.RESTARTED,
-                job.id,
-                attempt=job.attempts,
-                message="Job restarted after an interrupted run",
-            )
-            await self._publish(job.id, restarted)
+            await self._events.publish(job.id, events.restarted(job))
             # They were picked to run before the stop: they go first, whatever their priority.
             self.queue.put(job.id, RERUN_PRIORITY)
         again = {job.id for job in interrupted}
@@ -180,39 +175,33 @@ class Worker:
         job.started = job.updated
         await self._save(job)
         ctx = JobContext(job, self._report)
-        await self._publish(
-            job.id, event(EventType.STARTED, job.id, message="Job processing started")
-        )
+        await self._events.publish(job.id, events.started(job))
         handler = self._registry.get(job.type)
         if handler is None:
             result = Result(Outcome.FAILED, f"Unknown job type {job.type!r}: no handler for it")
         else:
             result = await attempt.run(handler, job, ctx, self._settings.stall_seconds)
-        await self._settle(job, ctx, result)
+        await self._settle(job, result)
 
-    async def _settle(self, job: Job, ctx: JobContext, result: Result) -> None:
+    async def _settle(self, job: Job, result: Result) -> None:
         if result.outcome is Outcome.SUCCEEDED:
-            await self._finish(
-                job, ctx, Status.SUCCEEDED, EventType.COMPLETED, "Job processing completed"
-            )
+            await self._end(job, Status.SUCCEEDED)
         elif result.outcome is Outcome.CANCELLED:
-            await self._end(job, Status.CANCELLED, event(EventType.CANCELLED, job.id, **CANCELLED))
+            await self._end(job, Status.CANCELLED)
         else:
-            await self._fail_attempt(job, ctx, result)
+            await self._fail_attempt(job, result)
 
-    async def _fail_attempt(self, job: Job, ctx: JobContext, result: Result) -> None:
+    async def _fail_attempt(self, job: Job, result: Result) -> None:
         job.error = result.error
         if result.outcome is Outcome.STALLED:
-            stalled = event(EventType.STALLED, job.id, attempt=job.attempts, message=result.error)
-            await self._publish(job.id, stalled)
+            await self._events.publish(job.id, events.stalled(job, result.error))
         if job.attempts >= job.max_attempts:
-            await self._finish(job, ctx, Status.FAILED, EventType.ERROR, result.error)
+            await self._end(job, Status.FAILED)
             return
         settings = self._settings
         delay = retry_delay_ms(job.attempts, settings.retry_base_ms, settings.retry_max_ms)
         job.run_at = now_ms() + delay
-        retry = event(EventType.RETRY, job.id, attempt=job.attempts, delay=delay, error=job.error)
-        await self._end(job, Status.PENDING, retry)
+        await self._end(job, Status.PENDING, events.retry(job, delay))
         self.queue.put(job.id, job.priority, job.run_at)
         logger.info("job %s: attempt %d failed, retrying in %d ms", job.id, job.attempts, delay)
 
@@ -220,27 +209,21 @@ class Worker:
         assert job.output is not None
         job.output.append(step)
         job.updated = step["timestamp"]
-        await self._publish(job.id, event(EventType.PROGRESS, job.id, **step))
-
-    async def _finish(
-        self, job: Job, ctx: JobContext, status: Status, kind: EventType, message: str
-    ) -> None:
-        ended_at = now_ms()
-        elapsed = ended_at - ctx.started
-        ended = event(kind, job.id, timestamp=ended_at, processingTime=elapsed, message=message)
-        await self._end(job, status, ended)
-        logger.info("job %s %s in %d ms", job.id, status, elapsed)
+        await self._events.publish(job.id, events.progress(job.id, step))
 
     async def _end(
-        self, job: Job, status: Status, payload: Event, *, wait_for_disk: bool = True
+        self, job: Job, status: Status, payload: Event | None = None, *, wait_for_disk: bool = True
     ) -> None:
-        """Move the job to `status` as of the event, store it, then tell its watchers. The
-        worker waits for a full disk; a request (`wait_for_disk=False`) gets the OSError."""
-        job.move_to(status, at=int(payload["timestamp"]))
+        """Move the job to `status`, store it, then tell its watchers with `payload` (by
+        default the job's last event). The worker waits for a full disk; a request
+        (`wait_for_disk=False`) gets the OSError."""
+        job.move_to(status, at=None if payload is None else int(payload["timestamp"]))
         await (self._save(job) if wait_for_disk else self._store.save(job))
         if status in TERMINAL_STATUSES:
-            self._metrics.job_finished(job, job.updated - (job.started or job.created))
-        await self._publish(job.id, payload)
+            run_ms = job.updated - (job.started or job.created)
+            self._observer.job_finished(job, run_ms)
+            logger.info("job %s %s in %d ms", job.id, status, run_ms)
+        await self._events.publish(job.id, payload or events.ended(job))
 
     async def _save(self, job: Job) -> None:
         """Save the job's state, retrying while the disk refuses (full, read-only)."""
@@ -255,13 +238,5 @@ class Worker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, SAVE_RETRY_MAX_SECONDS)
 
-    async def _publish(self, job_id: str, payload: Event, feed_only: bool = False) -> None:
-        """Queue the event in the outbox, which writes it once Redis takes it."""
-        if feed_only:
-            await self._events.announce(payload)
-        else:
-            await self._events.publish(job_id, payload)
 
-
-CANCELLED = {"message": "Job cancelled"}
 RERUN_PRIORITY = MAX_PRIORITY + 1

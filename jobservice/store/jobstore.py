@@ -19,12 +19,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ..core import codec
 from ..core.models import TERMINAL_STATUSES, Job, Status
+from ..core.observer import Observer, Unobserved
 from .index import CreationIndex, Key
 from .journal import CorruptFileError, Journal, read_journal, write_atomic
 from .snapshot import Stored, read_json, read_snapshot, snapshot_lines
@@ -39,7 +41,9 @@ SNAPSHOT_CHUNK = 2_000
 
 
 class JobStore:
-    def __init__(self, data_dir: Path, compact_every: int = 10_000) -> None:
+    def __init__(
+        self, data_dir: Path, compact_every: int = 10_000, observer: Observer | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.compact_every = compact_every
         self.queue_order: list[str] = []
@@ -49,6 +53,7 @@ class JobStore:
         self._by_idempotency_key: dict[str, str] = {}
         self._journal: Journal | None = None
         self._compaction: asyncio.Task[None] | None = None
+        self._observer = observer or Unobserved()
 
     def __len__(self) -> int:
         return len(self._jobs) + len(self._stored)
@@ -134,7 +139,9 @@ class JobStore:
     async def save(self, job: Job) -> None:
         """Journal the job as it is now. Mutate it first: a snapshot may copy it at any await."""
         assert self._journal is not None
+        begun = time.perf_counter()
         await self._journal.append({"put": job.to_dict()})
+        self._observer.persisted(time.perf_counter() - begun)
         # Rewriting the snapshot costs O(jobs), so do it once the journal is as long as the
         # snapshot: the cost per change stays constant however many jobs are stored.
         threshold = max(self.compact_every, len(self._jobs))

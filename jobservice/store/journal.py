@@ -13,7 +13,7 @@ import aiofiles
 import aiofiles.os
 
 from ..core import codec
-from ..http.errors import StartupError
+from ..core.errors import StartupError
 
 logger = logging.getLogger(__name__)
 

@@ -1,42 +1,36 @@
-"""Job events in Redis Streams: published through the outbox, followed with XREAD BLOCK.
+"""Job events in Redis Streams: published through the outbox, followed through the stream hub.
 
-Each event goes to its job's stream and to the feed stream of every job's events."""
+Each event goes to its job's stream and to the feed stream of every job's events. The Redis
+key names live here, and nowhere else."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from ..core import codec
-from ..core.models import TERMINAL_EVENTS, EventType, Job, Status, now_ms
-from ..http.keys import FEED_STREAM, job_stream
+from ..core.events import Event
+from ..core.models import TERMINAL_EVENTS
+from ..core.observer import Observer, Unobserved
+from .hub import StreamHub
 from .outbox import Outbox
 
-if TYPE_CHECKING:
-    from .hub import StreamHub
-
-Event = dict[str, str]
-Entry = tuple[str, Event]
-
+# Every job's lifecycle events, for dashboards (GET /events).
+FEED_STREAM = "jobs:events"
 # XREAD ids: "0-0" reads a stream from its first entry.
 FROM_START = "0-0"
 
 
-def event(kind: EventType, job_id: str, **fields: object) -> Event:
-    """An event as the seed sends it: every value a string, as Redis Streams store them."""
-    fields.setdefault("timestamp", now_ms())
-    return {"type": kind.value, "jobId": job_id, **{k: _text(v) for k, v in fields.items()}}
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else codec.dumps_str(value)
+def job_stream(job_id: str) -> str:
+    """The Redis Stream holding one job's events (the original service's key name)."""
+    return f"job:{job_id}:stream"
 
 
 class EventLog:
     def __init__(
         self, redis: Redis, hub: StreamHub, outbox: Outbox, *, maxlen: int, feed_maxlen: int,
-        ttl_seconds: int,
+        ttl_seconds: int, observer: Observer | None = None,
     ) -> None:  # fmt: skip
         self._redis = redis
         self.hub = hub
@@ -44,6 +38,7 @@ class EventLog:
         self._maxlen = maxlen
         self._feed_maxlen = feed_maxlen
         self._ttl = ttl_seconds
+        self._observer = observer or Unobserved()
 
     def new_job(self, job_id: str) -> None:
         self._outbox.new_stream(job_stream(job_id))
@@ -53,11 +48,13 @@ class EventLog:
         its stream's time to live."""
         expire = self._ttl if event["type"] in TERMINAL_EVENTS else None
         await self._outbox.publish(job_stream(job_id), event, self._maxlen, expire)
-        await self.announce(event)
+        await self._outbox.publish(FEED_STREAM, event, self._feed_maxlen)
+        self._observer.event_published(event["type"])
 
     async def announce(self, event: Event) -> None:
         """Queue the event for the feed only (a job's own stream starts with `started`)."""
         await self._outbox.publish(FEED_STREAM, event, self._feed_maxlen)
+        self._observer.event_published(event["type"])
 
     async def expired(self, job_id: str) -> bool:
         """Whether the job's stream is gone: not in Redis, and nothing waits to be written."""
@@ -66,7 +63,11 @@ class EventLog:
 
     async def entry(self, key: str, entry_id: str) -> Event | None:
         """The event stored under `entry_id` in stream `key`, if the stream still has it."""
-        found: Any = await self._redis.xrange(key, entry_id, entry_id)
+        try:
+            found: Any = await self._redis.xrange(key, entry_id, entry_id)
+        except RedisError:
+            self._observer.redis_failed("xrange")
+            raise
         return found[0][1] if found else None
 
     async def last_id(self, key: str) -> str:
@@ -78,22 +79,3 @@ class EventLog:
         """Delete these jobs' streams (their events stay in the feed until it is trimmed)."""
         if job_ids:
             await self._redis.delete(*(job_stream(job_id) for job_id in job_ids))
-
-
-def history(job: Job) -> list[Entry]:
-    """A finished job's events rebuilt from its record, for when its stream has expired."""
-    started = job.started if job.started is not None else job.created
-    events = []
-    if job.started is not None:  # a job cancelled while pending never started
-        events.append(event(EventType.STARTED, job.id, message="Job processing started",
-                            timestamp=started))  # fmt: skip
-    events += [event(EventType.PROGRESS, job.id, **step) for step in job.output or ()]
-    elapsed = job.updated - started
-    if job.status is Status.SUCCEEDED:
-        kind, message = EventType.COMPLETED, "Job processing completed"
-    elif job.status is Status.CANCELLED:
-        kind, message = EventType.CANCELLED, job.error or "Job cancelled"
-    else:
-        kind, message = EventType.ERROR, job.error or "Job failed"
-    ended = event(kind, job.id, timestamp=job.updated, processingTime=elapsed, message=message)
-    return [(f"{fields['timestamp']}-{i}", fields) for i, fields in enumerate([*events, ended])]

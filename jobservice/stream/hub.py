@@ -14,14 +14,15 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from ..core import codec
-from ..core.models import stream_id
-from .eventlog import Entry, Event
+from ..core.events import Entry, Event
+from ..core.models import StreamId, stream_id
+from ..core.observer import Observer, Unobserved
 
 logger = logging.getLogger(__name__)
 
@@ -29,17 +30,31 @@ logger = logging.getLogger(__name__)
 READ_COUNT = 1_000
 RETRY_SECONDS = 1.0
 
-# (stream id, event, its SSE frame: built once for all the stream's watchers)
-Delivery = tuple[str, Event, bytes]
+
+@dataclass(slots=True, eq=False)
+class Delivery:
+    """One entry as handed to every watcher of its stream: the same object for all of them."""
+
+    id: str
+    event: Event
+    # The id as numbers, for comparing positions.
+    position: StreamId
+    # Whatever a watcher made of the entry for its client, kept for the next watcher.
+    encoded: bytes | None = None
+
+
 Inbox = asyncio.Queue[Delivery]
 
 
 class StreamHub:
-    def __init__(self, reader: Redis, redis: Redis, block_ms: int) -> None:
+    def __init__(
+        self, reader: Redis, redis: Redis, block_ms: int, observer: Observer | None = None
+    ) -> None:
         """`reader` must be a single-connection client: its blocked call is interrupted by id."""
         self._reader = reader
         self._redis = redis
         self._block_ms = block_ms
+        self._observer = observer or Unobserved()
         self._inboxes: defaultdict[str, set[Inbox]] = defaultdict(set)
         self._positions: dict[str, str] = {}
         self._reader_id: int | None = None
@@ -105,6 +120,7 @@ class StreamHub:
             try:
                 await self._read_once()
             except RedisError as exc:
+                self._observer.redis_failed("xread")
                 self._reader_id = None
                 logger.warning("stream hub: read failed (%s); retrying", exc)
                 await asyncio.sleep(RETRY_SECONDS)
@@ -138,10 +154,4 @@ class StreamHub:
 
 
 def _deliveries(entries: list[Entry]) -> list[Delivery]:
-    return [(entry_id, fields, sse_frame(entry_id, fields)) for entry_id, fields in entries]
-
-
-def sse_frame(entry_id: str, fields: Event) -> bytes:
-    """The event as SSE wire bytes. Compact JSON has no newline, so one data line holds it;
-    a stream id has no newline either (aiohttp-sse's send() checks both, at a cost per call)."""
-    return b"id: " + entry_id.encode() + b"\r\ndata: " + codec.dumps(fields) + b"\r\n\r\n"
+    return [Delivery(entry_id, fields, stream_id(entry_id)) for entry_id, fields in entries]

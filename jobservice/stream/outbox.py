@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from ..core.models import StreamId, now_ms, stream_id
+from ..core.observer import Observer, Unobserved
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +40,9 @@ class Entry:
 
 
 class Outbox:
-    def __init__(self, redis: Redis, limit: int) -> None:
+    def __init__(self, redis: Redis, limit: int, observer: Observer | None = None) -> None:
         self._redis = redis
+        self._observer = observer or Unobserved()
         self._limit = limit
         self._entries: deque[Entry] = deque()
         self._last: dict[str, StreamId] = {}
@@ -102,6 +104,7 @@ class Outbox:
                 delay = RETRY_MIN_SECONDS
             except Exception as exc:
                 if isinstance(exc, RedisError):
+                    self._observer.redis_failed("xadd")
                     logger.warning("Redis write failed (%s); %d events wait", exc, len(self))
                 else:
                     logger.exception("outbox flush failed; %d events wait", len(self))

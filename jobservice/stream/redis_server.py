@@ -15,7 +15,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from ..http.errors import StartupError
+from ..core.errors import StartupError
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,63 @@
+"""Running the service in this process: logging, the event loop, serving until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+
+from aiohttp import web
+
+from ..core.errors import StartupError
+from ..core.handlers import Handler
+from ..core.settings import Settings
+from ..ops.logs import configure_logging
+from .app import create_app
+from .requestlog import AccessLogger
+
+logger = logging.getLogger(__name__)
+
+
+def raise_open_file_limit() -> None:
+    """Each SSE watcher holds a socket to the client and one to Redis: allow many."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
+    """uvloop if asked for, or if "auto" and it is installed (the `speed` extra); else asyncio."""
+    if choice in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise StartupError("EVENT_LOOP=uvloop, but uvloop is not installed") from None
+        else:
+            logger.info("event loop: uvloop")
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def run(settings: Settings, handler: Handler | None = None) -> int:
+    """Serve until SIGINT or SIGTERM, then shut down in order; return the exit status."""
+    configure_logging(settings.log_level, settings.log_format)
+    raise_open_file_limit()
+    logger.info(
+        "jobservice on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir
+    )
+    try:
+        loop = new_event_loop(settings.event_loop)
+        web.run_app(
+            create_app(settings, handler),
+            host=settings.host,
+            port=settings.port,
+            shutdown_timeout=settings.shutdown_timeout,
+            print=None,
+            access_log_class=AccessLogger,
+            loop=loop,
+        )
+    except StartupError as exc:
+        logger.critical("cannot start: %s", exc)
+        return 1
+    return 0
