@@ -46,7 +46,7 @@ Handler = Callable[[Job, JobContext], Awaitable[None]]
 
 
 def demo_handler(step_ms: int) -> Handler:
-    """The original service's demo job: a few timed steps, each reporting a chunk of the job's data."""
+    """The original service's demo job: a few timed steps, each reporting a chunk of its data."""
 
     async def process(job: Job, ctx: JobContext) -> None:
         preview = codec.dumps_str(job.data)

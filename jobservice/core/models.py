@@ -132,7 +132,7 @@ class Job:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The public shape: the original service's fields and type, the others once they mean something.
+        """The public shape: the original fields and type, then the others once they mean something.
 
         `data` and `output` come last, after every scalar field, so the store can read a
         stored job's head without parsing its (possibly large) data."""

@@ -6,7 +6,7 @@ their JSON bytes (parsed when asked for) instead of building Python objects for 
     "<id>":{...}
     }
 
-It is still one JSON object: any JSON reader sees {id: job}, as the original Node.js service's file was.
+It is still one JSON object: any JSON reader sees {id: job}, as the original service's file was.
 """
 
 from __future__ import annotations
