@@ -29,7 +29,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from loadgen import best_post_load  # noqa: E402
 
 from jobservice.core.models import Job, JobIds, Status  # noqa: E402
+from jobservice.store.integrity import Digest  # noqa: E402
 from jobservice.store.jobstore import JobStore  # noqa: E402
+from jobservice.store.manifest import Manifest  # noqa: E402
 from jobservice.store.snapshot import snapshot_lines  # noqa: E402
 
 IDS = JobIds()
@@ -47,7 +49,11 @@ def write_snapshot(directory: Path, count: int) -> None:
             for s in range(1, 6)
         ]
         entries.append((job.id, orjson.dumps(job.to_dict())))
-    (directory / "jobs.json").write_bytes(b"".join(snapshot_lines(entries)))
+    chunks = snapshot_lines(entries)
+    (directory / "jobs.json").write_bytes(b"".join(chunks))
+    (directory / "queue.json").write_bytes(b"[]")
+    manifest = Manifest(0, 0, count, Digest.of(*chunks), Digest.of(b"[]"))
+    (directory / "manifest.json").write_bytes(manifest.encode())
 
 
 async def startup_seconds(directory: Path) -> tuple[float, JobStore]:

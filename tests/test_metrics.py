@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -95,8 +96,9 @@ async def test_redis_errors_are_counted(start_app: StartApp, own_redis: Embedded
     assert value(samples, "events_published_total", type="started") == 1
 
 
-async def test_each_app_has_its_own_registry(start_app: StartApp) -> None:
-    one, two = await start_app(), await start_app()
+async def test_each_app_has_its_own_registry(start_app: StartApp, tmp_path: Path) -> None:
+    # Each with its own data directory: one service at a time may use one.
+    one, two = await start_app(), await start_app(data_dir=tmp_path / "two")
     await create_job(one)
     assert value(await scrape(one), "jobs_created_total", type="demo") == 1
     assert value(await scrape(two), "jobs_created_total", type="demo") == 0

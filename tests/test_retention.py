@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 from jobservice.core.models import now_ms
@@ -11,6 +10,7 @@ from jobservice.http.keys import REDIS, RETENTION, SETTINGS
 from jobservice.stream.eventlog import job_stream
 
 from .conftest import Client, StartApp, create_job, run_to_end
+from .files import crash_image
 from .test_cancel import Gate
 
 
@@ -30,15 +30,6 @@ async def test_a_sweep_removes_old_ended_jobs_and_their_streams(start_app: Start
         assert (await client.get(f"/job/{job['id']}")).status == 200
     listed = await (await client.get("/jobs")).json()
     assert cancelled["id"] not in {job["id"] for job in listed["jobs"]}
-
-
-def crash_image(data_dir: Path, to: Path) -> Path:
-    """The store's files as a crash would leave them (the redis-server's stay behind)."""
-    to.mkdir()
-    for path in data_dir.iterdir():
-        if path.name in ("jobs.json", "queue.json") or path.name.startswith("journal-"):
-            shutil.copy(path, to / path.name)
-    return to
 
 
 async def test_removed_jobs_stay_removed_after_restarts(

@@ -15,6 +15,7 @@ from .. import __version__
 from ..core import codec
 from ..core.settings import settings_or_exit
 from ..http.server import run
+from . import check
 from .api import DEFAULT_URL, Api, ApiError
 
 # Exit statuses: a job that failed, failed to run or was cancelled is 1; a request that
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.command in (None, "serve"):
         raise SystemExit(run(settings_or_exit()))
+    if args.command == "check":
+        raise SystemExit(check.run(args))
     raise SystemExit(asyncio.run(client_command(args)))
 
 
@@ -51,6 +54,7 @@ def parser() -> argparse.ArgumentParser:
     for name, text in [("get", "print a job"), ("cancel", "cancel a job"), ("watch", "follow")]:
         commands.add_parser(name, help=text).add_argument("id")
     commands.add_parser("list", help="list jobs (servers with GET /jobs)")
+    check.add_parser(commands)
     return top
 
 

@@ -17,6 +17,7 @@ from ..ops.metrics import Metrics
 from ..service.retention import Retention
 from ..service.worker import Worker
 from ..store.jobstore import JobStore
+from ..store.lock import DataDirLock
 from ..stream.eventlog import EventLog
 from ..stream.hub import StreamHub
 from ..stream.outbox import Outbox
@@ -56,6 +57,7 @@ def create_app(settings: Settings, handler: Handler | None = None) -> web.Applic
     app[OPEN_STREAMS] = OpenStreams()
     app[METRICS] = Metrics()
     app.cleanup_ctx.extend([
+        data_dir_lock,
         embedded_redis,
         redis_clients,
         job_store,
@@ -77,6 +79,15 @@ def middlewares(app: web.Application, settings: Settings) -> list[Middleware]:
     if settings.api_token:
         chain.append(require_token(settings.api_token))
     return [*chain, json_errors]
+
+
+async def data_dir_lock(app: web.Application) -> AsyncIterator[None]:
+    """First of all: a second service on the same files would stop this one's Redis and
+    overwrite its snapshots."""
+    lock = DataDirLock(app[SETTINGS].data_dir)
+    lock.acquire("jobservice serve", "Stop the other one, or give this one its own DATA_DIR.")
+    yield
+    lock.release()
 
 
 async def embedded_redis(app: web.Application) -> AsyncIterator[None]:

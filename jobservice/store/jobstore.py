@@ -7,8 +7,11 @@ process are `Job` objects.
 On disk, under the data dir:
   jobs.json            snapshot: {id: job} for every job, one job per line (snapshot.py)
   queue.json           snapshot: ids of pending jobs, in queue order
-  journal-NNNNNN.jsonl the changes since the snapshot, one JSON line each
-A snapshot is written atomically; the journals it covers are deleted only after it is on disk.
+  manifest.json        what the snapshot holds and which journal records it covers
+  journal-NNNNNN.jsonl the changes since the snapshot, one JSON line each (journal.py)
+Every line and file carries a checksum (integrity.py); loading checks them (loading.py). A
+snapshot commits through its manifest (manifest.py); the journals it covers are deleted only
+after it is on disk.
 Records are whole jobs ({"put": job}) or deletions ({"del": id}), so replaying one twice is
 harmless: load = snapshot + journals, in order. A job deleted while a snapshot is being written
 may still be in that snapshot, but its "del" is in the journal the snapshot does not cover.
@@ -28,14 +31,14 @@ from ..core import codec
 from ..core.models import TERMINAL_STATUSES, Job, Status
 from ..core.observer import Observer, Unobserved
 from .index import CreationIndex, Key
-from .journal import CorruptFileError, Journal, read_journal, write_atomic
-from .snapshot import Stored, read_json, read_snapshot, snapshot_lines
+from .integrity import Problems
+from .journal import Journal
+from .loading import StoreFiles, generation, journal_path, journals
+from .manifest import JOBS_FILE, commit_snapshot
+from .snapshot import Stored, snapshot_lines
 
 logger = logging.getLogger(__name__)
 
-JOBS_FILE = "jobs.json"
-QUEUE_FILE = "queue.json"
-JOURNAL_GLOB = "journal-*.jsonl"
 # Jobs serialized between two yields to the event loop while writing a snapshot.
 SNAPSHOT_CHUNK = 2_000
 
@@ -93,21 +96,40 @@ class JobStore:
                 yield job if job is not None else self._stored[job_id].job()
 
     async def open(self) -> None:
+        """Load the data directory; CorruptFileError, naming the file and line, on damage."""
         await asyncio.to_thread(self.data_dir.mkdir, parents=True, exist_ok=True)
-        journals = sorted(self.data_dir.glob(JOURNAL_GLOB))
+        leftover = await asyncio.to_thread(journals, self.data_dir)
         # Loading allocates millions of objects that all stay: a collection in the middle is
         # pure cost, and afterwards the collector need not rescan them (freeze).
         gc.disable()
         try:
-            await asyncio.to_thread(self._load, journals)
+            files = await asyncio.to_thread(self.load, Problems(strict=True), True)
         finally:
             gc.freeze()
             gc.enable()
-        generation = _generation(journals[-1]) + 1 if journals else 1
-        self._journal = await self._open_journal(generation)
-        logger.info("loaded %d jobs from %s", len(self._jobs), self.data_dir)
-        if journals:
+        self._journal = await self._open_journal(files.generation + 1, (files.seq or 0) + 1)
+        logger.info("loaded %d jobs from %s", len(self), self.data_dir)
+        if leftover or files.unsealed:
             self._start_compaction()
+
+    def load(self, problems: Problems, finish: bool) -> StoreFiles:
+        """Read the data directory into memory. Damage goes to `problems`: in the service it
+        raises; for a check it is collected, and every intact record is loaded."""
+        files = StoreFiles(self.data_dir, problems, finish)
+        keys: list[Key] = []
+        for number, job_id, raw in files.snapshot():
+            self._load_stored(files, number, job_id, raw, keys)
+        self._index.load(keys)
+        for path, number, record in files.records():
+            try:
+                if "del" in record:
+                    self._forget([job] if (job := self.get(record["del"])) else [])
+                else:
+                    self._put(record["put"])
+            except (KeyError, TypeError, ValueError):
+                problems.damage(path, number, "cannot be read as a change to a job")
+        self.queue_order = files.queue()
+        return files
 
     async def close(self) -> None:
         """Leave a complete snapshot behind and no journal."""
@@ -148,30 +170,15 @@ class JobStore:
         if self._journal.entries >= threshold and self._compaction is None:
             self._start_compaction()
 
-    def _load(self, journals: list[Path]) -> None:
-        snapshot = self.data_dir / JOBS_FILE
-        if snapshot.exists():
-            keys: list[Key] = []
-            for job_id, raw in read_snapshot(snapshot):
-                self._load_stored(snapshot, job_id, raw, keys)
-            self._index.load(keys)
-        for journal in journals:
-            for record in read_journal(journal):
-                if "del" in record:
-                    self._forget([job] if (job := self.get(record["del"])) else [])
-                else:
-                    self._put(record["put"])
-        queue = self.data_dir / QUEUE_FILE
-        if queue.exists():
-            self.queue_order = read_json(queue, list)
-
-    def _load_stored(self, snapshot: Path, job_id: str, raw: bytes, keys: list[Key]) -> None:
+    def _load_stored(self, files: StoreFiles, number: int, job_id: str, raw: bytes,
+                     keys: list[Key]) -> None:  # fmt: skip
         """A snapshot's job: kept as bytes if it has ended, else made a Job (it will run)."""
         try:
             stored = Stored.parse(raw)
             job = None if stored.status in TERMINAL_STATUSES else Job.from_dict(codec.loads(raw))
-        except (codec.DecodeError, KeyError, UnicodeDecodeError):
-            raise CorruptFileError(f"{snapshot}: job {job_id} cannot be read") from None
+        except (KeyError, TypeError, ValueError):
+            files.problems.damage(files.data_dir / JOBS_FILE, number, "cannot be read as a job")
+            return
         if job is None:
             self._stored[job_id] = stored
         else:
@@ -204,9 +211,10 @@ class JobStore:
                 self._by_idempotency_key.pop(job.idempotency_key, None)
         self._index.discard({(job.created, job.id) for job in jobs})
 
-    async def _open_journal(self, generation: int) -> Journal:
-        journal = Journal(self.data_dir / f"journal-{generation:06d}.jsonl")
+    async def _open_journal(self, number: int, next_seq: int) -> Journal:
+        journal = Journal(journal_path(self.data_dir, number))
         await journal.open()
+        journal.start(next_seq)
         return journal
 
     def _start_compaction(self) -> None:
@@ -223,17 +231,30 @@ class JobStore:
     async def _compact(self) -> None:
         """Switch to a new journal, snapshot memory, then drop the journals the snapshot covers."""
         assert self._journal is not None
-        covered = sorted(self.data_dir.glob(JOURNAL_GLOB))
+        covered = await asyncio.to_thread(journals, self.data_dir)
         old = self._journal
-        self._journal = await self._open_journal(_generation(old.path) + 1)
-        await old.close()
-        await write_atomic(self.data_dir / JOBS_FILE, await self._snapshot_chunks())
-        pending = [job.id for job in self.with_status(Status.PENDING)]
-        await write_atomic(self.data_dir / QUEUE_FILE, [codec.dumps(pending)])
+        new = Journal(journal_path(self.data_dir, generation(old.path) + 1))
+        await new.open()
+        self._journal = new
+        try:
+            await old.close()
+        finally:
+            # Numbered on from the old journal's last record, once that one is final.
+            new.start(old.next_seq)
+        await self.write_snapshot(generation(old.path), old.next_seq - 1)
         for path in covered:
             await asyncio.to_thread(path.unlink, missing_ok=True)
 
-    async def _snapshot_chunks(self) -> list[bytes]:
+    async def write_snapshot(self, journal: int, seq: int) -> None:
+        """Write every job in memory as the snapshot holding the journals up to `journal` and
+        the records up to `seq`."""
+        entries = await self._snapshot_entries()
+        pending = codec.dumps([job.id for job in self.with_status(Status.PENDING)])
+        # Sealing a million lines takes a while: off the event loop.
+        chunks = await asyncio.to_thread(snapshot_lines, entries)
+        await commit_snapshot(self.data_dir, chunks, len(entries), pending, journal, seq)
+
+    async def _snapshot_entries(self) -> list[tuple[str, bytes]]:
         """Stored jobs as they are, the others serialized a chunk at a time between yields."""
         entries = [(job_id, stored.raw) for job_id, stored in self._stored.items()]
         jobs = list(self._jobs.values())
@@ -241,11 +262,7 @@ class JobStore:
             await asyncio.sleep(0)
             entries += [(job.id, codec.dumps(job.to_dict()))
                         for job in jobs[start : start + SNAPSHOT_CHUNK]]  # fmt: skip
-        return snapshot_lines(entries)
-
-
-def _generation(path: Path) -> int:
-    return int(path.stem.removeprefix("journal-"))
+        return entries
 
 
 def ordered_pending(store: JobStore) -> Iterable[Job]:

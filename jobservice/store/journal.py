@@ -1,4 +1,9 @@
-"""Durable files: an append-only journal with group commit, and atomic whole-file writes."""
+"""The journal: an append-only file of changes, written with group commit.
+
+Each journal line is a record with its sequence number and checksum as its last members:
+    {"put":{...job...},"seq":41,"crc":"89abcdef"}
+Sequence numbers run on from one journal to the next, so a record missing anywhere but at
+the very end is noticed; the checksum covers every byte before it."""
 
 from __future__ import annotations
 
@@ -13,15 +18,11 @@ import aiofiles
 import aiofiles.os
 
 from ..core import codec
-from ..core.errors import StartupError
+from .integrity import Problems, Seal, read_seal, record_problem, seal
 
 logger = logging.getLogger(__name__)
 
 fsync = aiofiles.os.wrap(os.fsync)
-
-
-class CorruptFileError(StartupError):
-    """A file the service wrote cannot be read back; it is left untouched for a human."""
 
 
 class Journal:
@@ -30,6 +31,8 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.entries = 0
+        # The sequence number of the next record written; set by start().
+        self.next_seq = 1
         self._pending: list[bytes] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._wakeup = asyncio.Event()
@@ -39,15 +42,20 @@ class Journal:
         self._task: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
+        """Create the file; records appended before start() wait for it."""
         # Unbuffered, so a failed write leaves nothing behind in a buffer to resurface later.
         self._file = await aiofiles.open(self.path, "ab", buffering=0)
         self._size = (await aiofiles.os.stat(self.path)).st_size
+
+    def start(self, next_seq: int) -> None:
+        """Start writing, numbering records from `next_seq` (where the journal before ended)."""
+        self.next_seq = next_seq
         self._task = asyncio.create_task(self._write_batches(), name=f"journal {self.path.name}")
 
-    async def append(self, record: Any) -> None:
+    async def append(self, record: dict[str, Any]) -> None:
         """Return once the record is on disk; raise OSError if it could not be written."""
         waiter = asyncio.get_running_loop().create_future()
-        self._pending.append(codec.dumps(record) + b"\n")
+        self._pending.append(codec.dumps(record))
         self._waiters.append(waiter)
         self._wakeup.set()
         await waiter
@@ -70,13 +78,21 @@ class Journal:
             batch, waiters = self._pending, self._waiters
             self._pending, self._waiters = [], []
             try:
-                await self._write(b"".join(batch))
+                await self._write(self._lines(batch))
             except OSError as exc:
                 logger.error("journal write to %s failed: %s", self.path, exc)
                 _settle(waiters, exc)
             else:
                 self.entries += len(batch)
+                self.next_seq += len(batch)
                 _settle(waiters, None)
+
+    def _lines(self, batch: list[bytes]) -> bytes:
+        """Number and seal the records at the moment they are written: a failed write leaves
+        no gap in the numbers."""
+        first = self.next_seq
+        return b"".join(seal(b'%s,"seq":%d' % (record[:-1], first + n)) + b"\n"
+                        for n, record in enumerate(batch))  # fmt: skip
 
     async def _write(self, data: bytes) -> None:
         try:
@@ -102,36 +118,54 @@ def _settle(waiters: list[asyncio.Future[None]], error: OSError | None) -> None:
             waiter.set_exception(error)
 
 
-def read_journal(path: Path) -> Iterator[Any]:
-    """Yield the records of a journal; a torn last line (a crash mid-append) is dropped."""
+def read_journal(path: Path, problems: Problems, sealed: bool
+                 ) -> Iterator[tuple[int, int | None, Any]]:  # fmt: skip
+    """(line number, sequence number, record) for each record; a torn last line (a crash cut
+    off a write that was never acknowledged) is noted and dropped, other damage reported.
+    `sealed`: every line must have a checksum (else only if any line has one: a journal
+    written by an older version has none)."""
     with path.open("rb") as file:
         lines = file.read().split(b"\n")
-    last = len(lines) - 1
-    for number, line in enumerate(lines):
+    seals = [read_seal(line) for line in lines]
+    sealed = sealed or any(mark is not None for mark in seals)
+    for number, (line, mark) in enumerate(zip(lines, seals, strict=True), start=1):
         if not line:
             continue
-        try:
-            yield codec.loads(line)
-        except codec.DecodeError:
-            if number == last:
-                logger.warning("%s: dropping a torn last line (%d bytes)", path, len(line))
-                return
-            raise CorruptFileError(f"{path}: line {number + 1} is not valid JSON") from None
+        read = _record(line, mark, sealed)
+        if isinstance(read, tuple):
+            yield number, *read
+        elif number == len(lines):  # no newline after it: its write was cut off
+            problems.note(path, number, f"dropping a torn last line ({len(line)} bytes): a "
+                          "write cut off by a crash, never acknowledged")  # fmt: skip
+        else:
+            problems.damage(path, number, read)
 
 
-async def write_atomic(path: Path, chunks: list[bytes]) -> None:
-    """Replace `path` so that a reader sees the old file or the new one, never a mix."""
-    tmp = path.with_name(f".{path.name}.tmp")
+def _record(line: bytes, mark: Seal | None, sealed: bool) -> tuple[int | None, Any] | str:
+    """(sequence number, record), or what is wrong with the line."""
+    if mark is None and sealed:
+        return "has no checksum"
+    if mark is not None and not mark.intact:
+        return "does not match its checksum"
     try:
-        async with aiofiles.open(tmp, "wb") as file:
-            await file.write(b"".join(chunks))
-            await file.flush()
-            await fsync(file.fileno())
-        await aiofiles.os.replace(tmp, path)
-    except OSError:
-        await asyncio.to_thread(tmp.unlink, missing_ok=True)
-        raise
-    await fsync_dir(path.parent)
+        record = codec.loads(line)
+    except ValueError:
+        return "is not valid JSON"
+    if mark is None:  # an older version's line: nothing vouches for it, so look closely
+        return (None, record) if (problem := record_problem(record)) is None else problem
+    if not isinstance(record, dict):
+        return "is not a journal record"
+    seq = record.pop("seq", None)
+    del record["crc"]
+    if type(seq) is not int or not _recordlike(record):
+        return 'is not a journal record ({"put": job} or {"del": id}, with "seq")'
+    return seq, record
+
+
+def _recordlike(record: dict[str, Any]) -> bool:
+    """The cheap look for a line that its checksum vouches for (the full one costs more)."""
+    return len(record) == 1 and (isinstance(record.get("put"), dict)
+                                 or isinstance(record.get("del"), str))  # fmt: skip
 
 
 async def fsync_dir(directory: Path) -> None:
