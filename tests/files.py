@@ -24,7 +24,7 @@ from .conftest import Client, StartApp, create_job, run_to_end
 from .service import HANG
 
 SCRIPT = Path(sys.executable).parent / "jobservice"
-STORE_FILES = ("jobs.json", "queue.json", "manifest.json")
+STORE_FILES = ("jobs.json", "queue.json", "manifest.json", "mark.json")
 
 
 async def finished(start_app: StartApp, count: int = 5) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ lists the damage; `check --fix` moves it aside and the service starts with every
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from .files import (
     served,
     write_journal,
 )
+from .service import HANG
 from .test_stream import Gate
 
 CHANGED_BYTES = [
@@ -132,6 +134,34 @@ async def test_a_journal_cut_short_before_the_next_one_is_refused(
     intact = [job.to_dict() for job in first[:kept] + second]
     await served(client, intact)
     assert (await client.get(f"/job/{first[kept].id}")).status == 404
+
+
+async def test_the_newest_journal_cut_short_is_noticed_once_marked(
+    start_app: StartApp, settings: Settings, tmp_path: Path
+) -> None:
+    client = await start_app()
+    jobs = [await create_job(client, {"n": n}) for n in range(6)]
+    for job in jobs:
+        await run_to_end(client, job["id"])
+    journal = settings.data_dir / "journal-000001.jsonl"
+    last = json.loads(journal.read_bytes().splitlines()[-1])["seq"]
+    mark = settings.data_dir / "mark.json"
+    async with asyncio.timeout(HANG):  # written once a second
+        while not mark.exists() or json.loads(mark.read_bytes())["seq"] < last:
+            await asyncio.sleep(0.1)
+    crashed = crash_image(settings.data_dir, tmp_path / "crashed")
+    await client.close()
+    cut = crashed / journal.name
+    data = cut.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    kept = data[: len(data) // 2].count(b"\n")
+    pattern = (
+        rf"mark\.json: says records up to {last} were on disk, but the last record is {kept} "
+        rf"\(journal-000001\.jsonl:{kept}\): records {kept + 1} to {last} are missing"
+    )
+    await refused(settings, pattern, data_dir=crashed)
+    await fixed(crashed, pattern, "journal-000001.jsonl")
+    await served(await start_app(data_dir=crashed), jobs[:1])
 
 
 async def test_a_journal_removed_between_two_others_is_refused(

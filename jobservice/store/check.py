@@ -15,6 +15,7 @@ from .jobstore import JobStore
 from .loading import StoreFiles, journals
 from .lock import DataDirLock
 from .manifest import JOBS_FILE, MANIFEST_FILE, QUEUE_FILE
+from .mark import MARK_FILE
 
 BUSY = "Stop it before checking its files: a running service rewrites them."
 
@@ -80,9 +81,11 @@ async def _repair(store: JobStore, files: StoreFiles, report: Report) -> None:
             await asyncio.to_thread(_keep, data_dir / name, aside / name)
             report.moved.append(name)
     await store.write_snapshot(files.generation, files.seq or 0)
-    for path in journals(data_dir):
-        await asyncio.to_thread(os.replace, path, aside / path.name)
-        report.moved.append(path.name)
+    # Folded into the snapshot: the journals, and the mark of how far they went.
+    for path in [*journals(data_dir), data_dir / MARK_FILE]:
+        if path.exists():
+            await asyncio.to_thread(os.replace, path, aside / path.name)
+            report.moved.append(path.name)
     await asyncio.to_thread((aside / "check.txt").write_text, "\n".join(report.lines()) + "\n")
 
 

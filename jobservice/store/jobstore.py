@@ -35,6 +35,7 @@ from .integrity import Problems
 from .journal import Journal
 from .loading import StoreFiles, generation, journal_path, journals
 from .manifest import JOBS_FILE, commit_snapshot
+from .mark import Marker
 from .snapshot import Stored, snapshot_lines
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class JobStore:
         self._index = CreationIndex()
         self._by_idempotency_key: dict[str, str] = {}
         self._journal: Journal | None = None
+        self._marker = Marker(data_dir, self._written)
         self._compaction: asyncio.Task[None] | None = None
         self._observer = observer or Unobserved()
 
@@ -108,6 +110,7 @@ class JobStore:
             gc.freeze()
             gc.enable()
         self._journal = await self._open_journal(files.generation + 1, (files.seq or 0) + 1)
+        self._marker.start()
         logger.info("loaded %d jobs from %s", len(self), self.data_dir)
         if leftover or files.unsealed:
             self._start_compaction()
@@ -133,6 +136,7 @@ class JobStore:
 
     async def close(self) -> None:
         """Leave a complete snapshot behind and no journal."""
+        await self._marker.stop()
         if self._compaction is not None:
             await self._compaction
         await self._compact()
@@ -140,6 +144,11 @@ class JobStore:
         await self._journal.close()
         if self._journal.entries == 0:
             await asyncio.to_thread(self._journal.path.unlink, missing_ok=True)
+
+    def _written(self) -> int:
+        """The sequence number of the last record on disk."""
+        assert self._journal is not None
+        return self._journal.next_seq - 1
 
     async def add(self, job: Job) -> None:
         """Store a new job durably; if the disk refuses it, it is as if it never came."""

@@ -15,6 +15,7 @@ from typing import Any
 from .integrity import Problems, linked_seal_of
 from .journal import read_journal
 from .manifest import JOBS_FILE, MANIFEST_FILE, QUEUE_FILE, Manifest, committed
+from .mark import MARK_FILE, decode_mark
 from .snapshot import read_json, read_snapshot
 
 logger = logging.getLogger(__name__)
@@ -149,6 +150,27 @@ class StoreFiles:
                 elif not self._in_sequence(path, number, seq):
                     continue
                 yield path, number, record
+        self._check_mark()
+
+    def _check_mark(self) -> None:
+        """Records the mark says were on disk must all be there (the newest journal's end)."""
+        path = self.data_dir / MARK_FILE
+        try:
+            marked = decode_mark(path.read_bytes())
+        except FileNotFoundError:
+            return
+        except ValueError as exc:
+            self.problems.damage(path, 1, str(exc))
+            return
+        last = self.seq or 0
+        if last >= marked:
+            return
+        where = f"no journal holds records after {last}"
+        if self._last:
+            where = f"the last record is {last} ({self._last})"
+        self.problems.damage(path, None, f"says records up to {marked} were on disk, but "
+                             f"{where}: records {last + 1} to {marked} are missing (the newest "
+                             "journal cut short, or removed)")  # fmt: skip
 
     def _in_sequence(self, path: Path, number: int, seq: int) -> bool:
         """Whether the record comes next; a gap is damage (records are missing), a number
