@@ -83,9 +83,14 @@ async def wait_ready(session: aiohttp.ClientSession, url: str, container: str) -
                     answer = repr(exc)
                 await asyncio.sleep(0.5)
     except TimeoutError:
-        log = subprocess.run(("podman", "logs", "--tail", "20", container), capture_output=True)
-        pytest.fail(f"not ready in {START_SECONDS} s: {answer}\n{log.stdout.decode()}"
-                    f"{log.stderr.decode()}")  # fmt: skip
+        log = await asyncio.to_thread(container_log, container)
+        pytest.fail(f"not ready in {START_SECONDS} s: {answer}\n{log}")
+
+
+def container_log(name: str) -> str:
+    # The service logs to stderr, which podman logs passes on as its own.
+    done = subprocess.run(("podman", "logs", "--tail", "20", name), capture_output=True, text=True)
+    return done.stdout + done.stderr
 
 
 async def run_a_job(
