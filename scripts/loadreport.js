@@ -16,22 +16,17 @@ const IDLE = {
 };
 const REPORT_CHARTS = {
   jobs: {
+    title: "Jobs per second",
     format: perSecond,
-    series: [
-      { key: "created", label: "created", color: "--accent" },
-      { key: "completed", label: "completed", color: "--succeeded" },
-      { key: "failed", label: "failed", color: "--failed" },
-    ],
+    series: [SERIES.created, SERIES.completed, SERIES.failed],
   },
   latency: {
+    title: "Create to end (POST sent to the job's last event)",
     format: duration,
-    series: [
-      { key: "p50", label: "p50", color: "--accent" },
-      { key: "p95", label: "p95", color: "--muted", dash: [6, 4] },
-      { key: "p99", label: "p99", color: "--pending" },
-    ],
+    series: [SERIES.p50, SERIES.p95, { key: "p99", label: "p99", color: "--pending" }],
   },
   errors: {
+    title: "Errors per second",
     format: perSecond,
     series: [
       { key: "http", label: "error answers", color: "--failed" },

@@ -129,32 +129,9 @@ PAGE = """<!doctype html>
 </header>
 <section id="charts" class="panel charts" aria-labelledby="charts-h">
   <h2 id="charts-h">Over time, second by second</h2>
-  <figure class="chart" data-chart="jobs">
-    <figcaption>
-      <span class="chart-title">Jobs per second</span>
-      <span class="key" data-key="created">created <b class="value">&ndash;</b></span>
-      <span class="key" data-key="completed">completed <b class="value">&ndash;</b></span>
-      <span class="key" data-key="failed">failed <b class="value">&ndash;</b></span>
-    </figcaption>
-    <div class="plot"></div>
-  </figure>
-  <figure class="chart" data-chart="latency">
-    <figcaption>
-      <span class="chart-title">Create to end (POST sent to the job's last event)</span>
-      <span class="key" data-key="p50">p50 <b class="value">&ndash;</b></span>
-      <span class="key dashed" data-key="p95">p95 <b class="value">&ndash;</b></span>
-      <span class="key" data-key="p99">p99 <b class="value">&ndash;</b></span>
-    </figcaption>
-    <div class="plot"></div>
-  </figure>
-  <figure class="chart" data-chart="errors">
-    <figcaption>
-      <span class="chart-title">Errors per second</span>
-      <span class="key" data-key="http">error answers <b class="value">&ndash;</b></span>
-      <span class="key" data-key="client">client errors <b class="value">&ndash;</b></span>
-    </figcaption>
-    <div class="plot"></div>
-  </figure>
+  <figure class="chart" data-chart="jobs"></figure>
+  <figure class="chart" data-chart="latency"></figure>
+  <figure class="chart" data-chart="errors"></figure>
   <p class="muted small">Point at a chart for the values of that second.</p>
 </section>
 <section class="panel" aria-labelledby="summary-h">

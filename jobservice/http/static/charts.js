@@ -1,9 +1,18 @@
 // Time charts drawn with uPlot (uPlot.iife.min.js, MIT licence in uPlot.LICENSE), shared by the
-// dashboard and the load test report. A chart is a <figure> holding a .plot element and a
-// caption with one key per series; the keys show the latest values, or those under the cursor.
+// dashboard and the load test report. A chart fills a <figure>: a caption with its title and
+// one key per series (showing the newest values, or those under the cursor), and the plot.
 const PLOT_HEIGHT = 120;
 // Time ticks fall on whole seconds and minutes, however short the run.
 const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400];
+
+// Series drawn by both the dashboard and the load test report, in the same colours.
+export const SERIES = {
+  created: { key: "created", label: "created", color: "--accent" },
+  completed: { key: "completed", label: "completed", color: "--succeeded" },
+  failed: { key: "failed", label: "failed", color: "--failed" },
+  p50: { key: "p50", label: "p50", color: "--accent" },
+  p95: { key: "p95", label: "p95", color: "--muted", dash: [6, 4] },
+};
 
 // Formats for the y axis and the keys.
 export const perSecond = (v) => (v == null ? "–" : `${trim(v)}/s`);
@@ -24,19 +33,24 @@ function cssVar(element, name) {
   return getComputedStyle(element).getPropertyValue(name).trim() || "#888";
 }
 
-// spec: { series: [{ key, label, color: "--css-var", dash? }], format, incrs?, idle? }
+// spec: { title, series: [{ key, label, color: "--css-var", dash? }], format, incrs?, idle? }
 export class TimeChart {
   constructor(figure, spec) {
     this.figure = figure;
     this.spec = spec;
-    this.plot = figure.querySelector(".plot");
     this.values = new Map();
-    for (const { key, color } of spec.series) {
-      const element = figure.querySelector(`[data-key="${key}"]`);
+    const keys = spec.series.map(({ key, label, color, dash }) => {
+      const value = element("b", "value", "–");
+      this.values.set(key, value);
+      const item = element("span", dash ? "key dashed" : "key", `${label} `, value);
+      item.dataset.key = key;
       // The key's swatch in the series' colour (CSSOM, which a style-src policy allows).
-      element?.style.setProperty("--key", `var(${color})`);
-      this.values.set(key, element?.querySelector(".value"));
-    }
+      item.style.setProperty("--key", `var(${color})`);
+      return item;
+    });
+    this.plot = element("div", "plot");
+    figure.replaceChildren(
+      element("figcaption", "", element("span", "chart-title", spec.title), ...keys), this.plot);
     this.data = null;
     this.uplot = null;
     new ResizeObserver(() => this.resize()).observe(this.plot);
@@ -76,10 +90,9 @@ export class TimeChart {
   showValues(index) {
     const last = this.data ? this.data[0].length - 1 : -1;
     this.spec.series.forEach(({ key }, n) => {
-      const element = this.values.get(key);
-      if (!element) return;
-      if (index == null && this.spec.idle) element.textContent = this.spec.idle(key);
-      else element.textContent = this.spec.format(this.data?.[n + 1][index ?? last]);
+      const value = this.values.get(key);
+      if (index == null && this.spec.idle) value.textContent = this.spec.idle(key);
+      else value.textContent = this.spec.format(this.data?.[n + 1][index ?? last]);
     });
   }
 
@@ -106,6 +119,13 @@ export class TimeChart {
       hooks: { setCursor: [(u) => this.showValues(u.cursor.idx)] },
     };
   }
+}
+
+function element(tag, className, ...children) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  node.append(...children);
+  return node;
 }
 
 // Room above the highest value, and a visible axis when everything is 0.

@@ -1,5 +1,5 @@
 // The dashboard's live charts of the last five minutes, redrawn every second from the board.
-import { TimeChart, count, duration, followColorScheme, perSecond } from "./charts.js";
+import { SERIES, TimeChart, count, duration, followColorScheme, perSecond } from "./charts.js";
 import { LATENCY_S, LatencyCache, RATE_S, WINDOW_S, timeline } from "./timeline.js";
 
 const TICK_MS = 1000;
@@ -7,14 +7,12 @@ const INTEGERS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 
 
 export const CHARTS = {
   jobs: {
+    title: "Jobs per second",
     format: perSecond,
-    series: [
-      { key: "created", label: "created", color: "--accent" },
-      { key: "completed", label: "completed", color: "--succeeded" },
-      { key: "failed", label: "failed", color: "--failed" },
-    ],
+    series: [SERIES.created, SERIES.completed, SERIES.failed],
   },
   queue: {
+    title: "Queue",
     format: count,
     incrs: INTEGERS,
     series: [
@@ -22,13 +20,7 @@ export const CHARTS = {
       { key: "running", label: "running", color: "--processing" },
     ],
   },
-  latency: {
-    format: duration,
-    series: [
-      { key: "p50", label: "p50", color: "--accent" },
-      { key: "p95", label: "p95", color: "--muted", dash: [6, 4] },
-    ],
-  },
+  latency: { title: "Created to completed", format: duration, series: [SERIES.p50, SERIES.p95] },
 };
 
 export class LiveCharts {
