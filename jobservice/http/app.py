@@ -70,13 +70,14 @@ def create_app(settings: Settings, handler: Handler | None = None) -> web.Applic
 
 
 def middlewares(app: web.Application, settings: Settings) -> list[Middleware]:
-    """Outermost first: request ids, CORS preflights, auth, then JSON errors."""
-    chain: list[Middleware] = [request_ids]
+    """Outermost first: request ids, JSON errors (so that an error in any middleware below is
+    JSON too), CORS preflights, then auth."""
+    chain: list[Middleware] = [request_ids, json_errors]
     if settings.cors_origins:
         chain.append(setup_cors(app, parse_origins(settings.cors_origins)))
     if settings.api_token:
         chain.append(require_token(settings.api_token))
-    return [*chain, json_errors]
+    return chain
 
 
 async def embedded_redis(app: web.Application) -> AsyncIterator[None]:
