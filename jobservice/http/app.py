@@ -37,7 +37,7 @@ from .keys import (
     STORE,
     WORKER,
 )
-from .requestlog import request_ids, send_request_id
+from .requestlog import AccessLogger, protocol_logger, request_ids, send_request_id
 from .routes import setup_routes
 from .wire import OpenStreams
 
@@ -49,7 +49,9 @@ COMMANDS = 64
 
 def create_app(settings: Settings, handler: Handler | None = None) -> web.Application:
     """`handler`, if given, runs the default job type instead of the built-in demo."""
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    # Given to aiohttp's connection handler, so the test server logs as run() does.
+    handler_args = {"logger": protocol_logger(), "access_log_class": AccessLogger}
+    app = web.Application(client_max_size=settings.max_body_bytes, handler_args=handler_args)
     app.middlewares.extend(middlewares(app, settings))
     app[SETTINGS] = settings
     app[REGISTRY] = build_registry(settings, handler)
