@@ -39,6 +39,7 @@ from .keys import (
 )
 from .requestlog import AccessLogger, protocol_logger, request_ids, send_request_id
 from .routes import setup_routes
+from .security import security_headers
 from .wire import OpenStreams
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def create_app(settings: Settings, handler: Handler | None = None) -> web.Applic
         worker,
         retention,
     ])  # fmt: skip
-    app.on_response_prepare.append(send_request_id)
+    app.on_response_prepare.extend([send_request_id, security_headers])
     app.on_shutdown.append(close_streams)
     setup_routes(app)
     return app
