@@ -75,22 +75,34 @@ def cut(text: str) -> str:
 
 
 def integer_beyond_64_bits(raw: bytes) -> str | None:
-    """The first integer in the JSON text `raw` that would not be kept exact, or None.
+    """An integer in the `data` of the JSON body `raw` that would not be kept exact, or None.
 
-    orjson reads integers outside INT64 as floats, silently rounded; the standard library
-    parser, asked only when a long run of digits appears, says which literal it was."""
+    orjson reads integers outside INT64 as floats, silently rounded. Only `data` is stored as
+    sent: the other fields are checked against ranges, and unknown ones are ignored. The
+    standard library's parser, asked only when a long run of digits appears, says which
+    literal it was."""
     if LONG_DIGITS.search(raw) is None:
         return None
-    found: list[str] = []
+    body = json.loads(raw, parse_int=_exact_or_literal)
+    stack = [body.get("data")] if isinstance(body, dict) else []
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Inexact):
+            return str(item)
+        if isinstance(item, dict | list):
+            stack.extend(item.values() if isinstance(item, dict) else item)
+    return None
 
-    def check(literal: str) -> int:
-        # Up to 21 characters, int() is cheap; anything longer is out of range anyway.
-        if not found and (len(literal) > 21 or int(literal) not in INT64):
-            found.append(literal)
-        return 0
 
-    json.loads(raw, parse_int=check)
-    return found[0] if found else None
+class Inexact(str):
+    """An integer literal outside INT64, as it was written."""
+
+
+def _exact_or_literal(literal: str) -> int | Inexact:
+    # Up to 21 characters, int() is cheap; anything longer is out of range anyway.
+    if len(literal) <= 21 and (value := int(literal)) in INT64:
+        return value
+    return Inexact(literal)
 
 
 def _idempotency_key(headers: Mapping[str, str]) -> str | None:

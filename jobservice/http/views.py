@@ -94,8 +94,8 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
         raise json_error(web.HTTPBadRequest, message)
     if (literal := integer_beyond_64_bits(raw)) is not None:
         message = (
-            f"Request body has the integer {cut(literal)}, outside -2^63 to 2^64-1, which "
-            "would not be kept exact: send it as a string"
+            f'"data" has the integer {cut(literal)}, outside -2^63 to 2^64-1, which would '
+            "not be kept exact: send it as a string"
         )
         raise json_error(web.HTTPBadRequest, message)
     return body
