@@ -83,7 +83,10 @@ def integer_beyond_64_bits(raw: bytes) -> str | None:
     literal it was."""
     if LONG_DIGITS.search(raw) is None:
         return None
-    body = json.loads(raw, parse_int=_exact_or_literal)
+    try:
+        body = json.loads(raw, parse_int=_exact_or_literal)
+    except ValueError:  # orjson has accepted it; the standard library is the more lenient
+        return None
     stack = [body.get("data")] if isinstance(body, dict) else []
     while stack:
         item = stack.pop()
