@@ -66,6 +66,10 @@ async def open_dashboard(browser: Any, url: str, **context: Any) -> Page:
     page = await (await browser.new_context(**context)).new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # What the Content-Security-Policy blocks shows only as a console error: count it too.
+    page.on("console", lambda message: errors.extend(
+        [message.text] if "Content Security Policy" in message.text else []
+    ))  # fmt: skip
     page.errors = errors
     await page.goto(f"{url}/")
     await page.fill("#token", TOKEN)

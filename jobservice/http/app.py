@@ -37,8 +37,9 @@ from .keys import (
     STORE,
     WORKER,
 )
-from .requestlog import request_ids, send_request_id
+from .requestlog import AccessLogger, protocol_logger, request_ids, send_request_id
 from .routes import setup_routes
+from .security import security_headers
 from .wire import OpenStreams
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,9 @@ COMMANDS = 64
 
 def create_app(settings: Settings, handler: Handler | None = None) -> web.Application:
     """`handler`, if given, runs the default job type instead of the built-in demo."""
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    # Given to aiohttp's connection handler, so the test server logs as run() does.
+    handler_args = {"logger": protocol_logger(), "access_log_class": AccessLogger}
+    app = web.Application(client_max_size=settings.max_body_bytes, handler_args=handler_args)
     app.middlewares.extend(middlewares(app, settings))
     app[SETTINGS] = settings
     app[REGISTRY] = build_registry(settings, handler)
@@ -63,20 +66,21 @@ def create_app(settings: Settings, handler: Handler | None = None) -> web.Applic
         worker,
         retention,
     ])  # fmt: skip
-    app.on_response_prepare.append(send_request_id)
+    app.on_response_prepare.extend([send_request_id, security_headers])
     app.on_shutdown.append(close_streams)
     setup_routes(app)
     return app
 
 
 def middlewares(app: web.Application, settings: Settings) -> list[Middleware]:
-    """Outermost first: request ids, CORS preflights, auth, then JSON errors."""
-    chain: list[Middleware] = [request_ids]
+    """Outermost first: request ids, JSON errors (so that an error in any middleware below is
+    JSON too), CORS preflights, then auth."""
+    chain: list[Middleware] = [request_ids, json_errors]
     if settings.cors_origins:
         chain.append(setup_cors(app, parse_origins(settings.cors_origins)))
     if settings.api_token:
         chain.append(require_token(settings.api_token))
-    return [*chain, json_errors]
+    return chain
 
 
 async def embedded_redis(app: web.Application) -> AsyncIterator[None]:

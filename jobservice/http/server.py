@@ -13,7 +13,6 @@ from ..core.handlers import Handler
 from ..core.settings import Settings
 from ..ops.logs import configure_logging
 from .app import create_app
-from .requestlog import AccessLogger
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +53,6 @@ def run(settings: Settings, handler: Handler | None = None) -> int:
             port=settings.port,
             shutdown_timeout=settings.shutdown_timeout,
             print=None,
-            access_log_class=AccessLogger,
             loop=loop,
         )
     except StartupError as exc:

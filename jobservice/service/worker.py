@@ -41,6 +41,27 @@ class QueueFullError(Exception):
         super().__init__(f"The queue is full ({limit} jobs waiting); retry later")
 
 
+class Storing:
+    """A new job with an idempotency key, on its way to disk: its duplicates await the outcome."""
+
+    def __init__(self) -> None:
+        self._settled = asyncio.Event()
+        self._job: Job | None = None
+        self._error: BaseException | None = None
+
+    def settle(self, job: Job | None, error: BaseException | None) -> None:
+        self._job, self._error = job, error
+        self._settled.set()
+
+    async def outcome(self) -> Job | None:
+        """The stored job, or the error that refused it (raised here too); None if the first
+        request was cancelled before it got either: the caller then goes ahead by itself."""
+        await self._settled.wait()
+        if isinstance(self._error, Exception):
+            raise self._error.with_traceback(None)
+        return self._job
+
+
 class Worker:
     def __init__(
         self, store: JobStore, events: EventLog, registry: Registry, settings: Settings,
@@ -57,6 +78,10 @@ class Worker:
         self._attempts: dict[str, Attempt] = {}
         self._stopping = False
         self._observer = observer or Unobserved()
+        # Places in the queue held by new jobs being stored (counted against QUEUE_LIMIT).
+        self._reserved = 0
+        # Idempotency keys of new jobs being stored, each with the outcome its duplicates await.
+        self._storing: dict[str, Storing] = {}
 
     @property
     def alive(self) -> bool:
@@ -70,31 +95,59 @@ class Worker:
     async def submit(self, request: JobRequest) -> tuple[Job, bool]:
         """Store a new job durably, then queue it: (job, True). Raises OSError if it could not
         be stored, QueueFullError if the queue is full. A known idempotency key gets its job
-        back instead: (job, False)."""
-        if request.idempotency_key is not None:
-            existing = self._store.by_idempotency_key(request.idempotency_key)
-            if existing is not None:
-                return existing, False
-        if len(self.queue) >= self._settings.queue_limit:
-            raise QueueFullError(self._settings.queue_limit)
-        job = Job.new(
-            request.data,
-            self._ids,
-            type=request.type,
-            priority=request.priority,
-            max_attempts=request.max_attempts,
-            timeout=request.timeout,
-            idempotency_key=request.idempotency_key,
-        )
-        if request.delay_ms:
-            job.run_at = job.created + request.delay_ms
-        await self._store.add(job)
-        self._events.new_job(job.id)
-        self._observer.job_created(job)
-        # Announced before it is queued, so the feed shows `created` before `started`.
-        await self._events.announce(events.created(job))
-        self.queue.put(job.id, job.priority, job.run_at)
+        back instead: (job, False); while the first request with that key is still being
+        stored, a duplicate waits for it and shares its outcome (its job, or its error)."""
+        key = request.idempotency_key
+        if key is None:
+            return await self._create(request), True
+        while (first := self._storing.get(key)) is not None:
+            job = await first.outcome()
+            if job is not None:
+                return job, False
+        existing = self._store.by_idempotency_key(key)
+        if existing is not None:
+            return existing, False
+        # Claimed before the first await: from here on, requests with this key wait for this one.
+        self._storing[key] = storing = Storing()
+        try:
+            job = await self._create(request)
+        except BaseException as exc:
+            storing.settle(None, exc)
+            raise
+        else:
+            storing.settle(job, None)
+        finally:
+            del self._storing[key]
         return job, True
+
+    async def _create(self, request: JobRequest) -> Job:
+        """Make the job, store it, announce it and queue it. Its place in the queue is held
+        from the check on, across the awaits: concurrent requests cannot overfill the queue."""
+        limit = self._settings.queue_limit
+        if len(self.queue) + self._reserved >= limit:
+            raise QueueFullError(limit)
+        self._reserved += 1
+        try:
+            job = Job.new(
+                request.data,
+                self._ids,
+                type=request.type,
+                priority=request.priority,
+                max_attempts=request.max_attempts,
+                timeout=request.timeout,
+                idempotency_key=request.idempotency_key,
+            )
+            if request.delay_ms:
+                job.run_at = job.created + request.delay_ms
+            await self._store.add(job)
+            self._events.new_job(job.id)
+            self._observer.job_created(job)
+            # Announced before it is queued, so the feed shows `created` before `started`.
+            await self._events.announce(events.created(job))
+            self.queue.put(job.id, job.priority, job.run_at)
+        finally:
+            self._reserved -= 1
+        return job
 
     async def cancel(self, job: Job) -> Job:
         """Take a pending job out of the queue, or stop a running one; JobFinishedError if
