@@ -24,7 +24,9 @@ def _write_and_sync(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-    os.fsync(fd)
+    # fdatasync flushes the data and the file's new size (what reading it back needs), not
+    # its timestamps: the same durability for an append, at a fraction of fsync's latency.
+    os.fdatasync(fd)
 
 
 # One trip to the thread pool per batch: the write and its fsync together.
