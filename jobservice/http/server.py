@@ -16,6 +16,11 @@ from .app import create_app
 
 logger = logging.getLogger(__name__)
 
+# Connections the kernel holds for us before we accept them (it caps this at somaxconn).
+# aiohttp's default of 128 drops SYNs when thousands of watchers connect at once, and each
+# dropped client waits out TCP's retransmission backoff (1, 3, 7, 15 ... seconds).
+LISTEN_BACKLOG = 4096
+
 
 def raise_open_file_limit() -> None:
     """Each SSE watcher holds a socket to the client and one to Redis: allow many."""
@@ -53,6 +58,7 @@ def run(settings: Settings, handler: Handler | None = None) -> int:
             port=settings.port,
             shutdown_timeout=settings.shutdown_timeout,
             print=None,
+            backlog=LISTEN_BACKLOG,
             loop=loop,
         )
     except StartupError as exc:

@@ -76,6 +76,8 @@ class Worker:
         self._concurrency = max(1, settings.worker_concurrency)
         self._current: dict[asyncio.Task[None], str | None] = {}
         self._attempts: dict[str, Attempt] = {}
+        # Ended jobs whose record is being made durable before their last event goes out.
+        self._ending: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
         self._observer = observer or Unobserved()
         # Places in the queue held by new jobs being stored (counted against QUEUE_LIMIT).
@@ -156,6 +158,8 @@ class Worker:
         if attempt is not None:
             attempt.cancel()
             await attempt.finished.wait()
+        if (ending := self._ending.get(job.id)) is not None:
+            await asyncio.shield(ending)  # answer once the outcome is on disk
         if job.status is Status.CANCELLED and attempt is not None:
             return job
         if job.status in TERMINAL_STATUSES:
@@ -183,6 +187,7 @@ class Worker:
             task.cancel()
         await asyncio.gather(*self._current, return_exceptions=True)
         self._current.clear()
+        await self._drain_ending(grace)
 
     async def _requeue_unfinished(self) -> None:
         """Jobs cut off by a crash run again first, then pending jobs in queue order."""
@@ -226,7 +231,8 @@ class Worker:
         job.run_at = 0
         job.move_to(Status.PROCESSING)
         job.started = job.updated
-        await self._save(job)
+        # Not waited for: after a crash the job runs again whether or not this reached the disk.
+        self._store.save_soon(job)
         ctx = JobContext(job, self._report)
         await self._events.publish(job.id, events.started(job))
         handler = self._registry.get(job.type)
@@ -269,14 +275,49 @@ class Worker:
     ) -> None:
         """Move the job to `status`, store it, then tell its watchers with `payload` (by
         default the job's last event). The worker waits for a full disk; a request
-        (`wait_for_disk=False`) gets the OSError."""
+        (`wait_for_disk=False`) gets the OSError.
+
+        A worker does not wait for a final status to reach the disk: its slot takes the next
+        job while the record is written, and the last event follows the write."""
         job.move_to(status, at=None if payload is None else int(payload["timestamp"]))
-        await (self._save(job) if wait_for_disk else self._store.save(job))
+        if not wait_for_disk:
+            await self._store.save(job)
+        elif status in TERMINAL_STATUSES:
+            await self._end_in_background(job, payload or events.ended(job))
+            return
+        else:
+            await self._save(job)
+        self._record_end(job, status)
+        await self._events.publish(job.id, payload or events.ended(job))
+
+    def _record_end(self, job: Job, status: Status) -> None:
         if status in TERMINAL_STATUSES:
             run_ms = job.updated - (job.started or job.created)
             self._observer.job_finished(job, run_ms)
             logger.info("job %s %s in %d ms", job.id, status, run_ms)
-        await self._events.publish(job.id, payload or events.ended(job))
+
+    async def _end_in_background(self, job: Job, last: Event) -> None:
+        if len(self._ending) >= ENDING_LIMIT:  # the disk is slow: let it catch up
+            await asyncio.wait(list(self._ending.values()), return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.create_task(self._save_then_publish(job, last), name=f"end {job.id}")
+        self._ending[job.id] = task
+        task.add_done_callback(lambda _: self._ending.pop(job.id, None))
+
+    async def _save_then_publish(self, job: Job, last: Event) -> None:
+        try:
+            await self._save(job)
+            self._record_end(job, job.status)
+            await self._events.publish(job.id, last)
+        except Exception:
+            logger.exception("job %s: the worker could not record its outcome", job.id)
+
+    async def _drain_ending(self, grace: float) -> None:
+        """On stop: let ended jobs reach the disk and publish, for up to `grace` seconds."""
+        if self._ending:
+            await asyncio.wait(list(self._ending.values()), timeout=grace)
+        for task in list(self._ending.values()):
+            task.cancel()
+        await asyncio.gather(*self._ending.values(), return_exceptions=True)
 
     async def _save(self, job: Job) -> None:
         """Save the job's state, retrying while the disk refuses (full, read-only)."""
@@ -293,3 +334,5 @@ class Worker:
 
 
 RERUN_PRIORITY = MAX_PRIORITY + 1
+# Ended jobs waiting for the disk at once, past which a worker waits before ending another.
+ENDING_LIMIT = 1024

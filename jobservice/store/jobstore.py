@@ -142,6 +142,17 @@ class JobStore:
         begun = time.perf_counter()
         await self._journal.append({"put": job.to_dict()})
         self._observer.persisted(time.perf_counter() - begun)
+        self._compact_if_due()
+
+    def save_soon(self, job: Job) -> None:
+        """Journal the job as it is now, in order with every other change, without waiting for
+        the disk: for a change that a crash may lose without harm."""
+        assert self._journal is not None
+        self._journal.append_soon({"put": job.to_dict()})
+        self._compact_if_due()
+
+    def _compact_if_due(self) -> None:
+        assert self._journal is not None
         # Rewriting the snapshot costs O(jobs), so do it once the journal is as long as the
         # snapshot: the cost per change stays constant however many jobs are stored.
         threshold = max(self.compact_every, len(self._jobs))
