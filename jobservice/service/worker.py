@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import suppress
 from typing import Any
 
 from ..core import events
@@ -55,6 +56,8 @@ class Worker:
         self._concurrency = max(1, settings.worker_concurrency)
         self._current: dict[asyncio.Task[None], str | None] = {}
         self._attempts: dict[str, Attempt] = {}
+        # Jobs whose new status is being stored and published (_end): set when it is out.
+        self._settling: dict[str, asyncio.Event] = {}
         self._stopping = False
         self._observer = observer or Unobserved()
 
@@ -111,6 +114,23 @@ class Worker:
         self.queue.remove(job.id)
         await self._end(job, Status.CANCELLED, wait_for_disk=False)
         return job
+
+    async def delete(self, job: Job) -> bool:
+        """Cancel the job if it is pending or running, then remove it and its stream and
+        announce that on the feed. False if it was gone already (deleted meanwhile)."""
+        if job.status not in TERMINAL_STATUSES:
+            with suppress(JobFinishedError):  # it ended meanwhile: delete it as it is
+                await self.cancel(job)
+        # Let a final event being stored and published go out first, so that it cannot
+        # bring the job's stream back after the deletion.
+        while (settling := self._settling.get(job.id)) is not None:
+            await settling.wait()
+        if self._store.get(job.id) is None:
+            return False
+        await self._store.delete([job])  # checked above without an await in between
+        await self._events.forget(job.id, events.deleted(job))
+        logger.info("job %s deleted", job.id)
+        return True
 
     async def start(self) -> None:
         await self._requeue_unfinished()
@@ -218,12 +238,18 @@ class Worker:
         default the job's last event). The worker waits for a full disk; a request
         (`wait_for_disk=False`) gets the OSError."""
         job.move_to(status, at=None if payload is None else int(payload["timestamp"]))
-        await (self._save(job) if wait_for_disk else self._store.save(job))
-        if status in TERMINAL_STATUSES:
-            run_ms = job.updated - (job.started or job.created)
-            self._observer.job_finished(job, run_ms)
-            logger.info("job %s %s in %d ms", job.id, status, run_ms)
-        await self._events.publish(job.id, payload or events.ended(job))
+        settling = self._settling[job.id] = asyncio.Event()
+        try:
+            await (self._save(job) if wait_for_disk else self._store.save(job))
+            if status in TERMINAL_STATUSES:
+                run_ms = job.updated - (job.started or job.created)
+                self._observer.job_finished(job, run_ms)
+                logger.info("job %s %s in %d ms", job.id, status, run_ms)
+            await self._events.publish(job.id, payload or events.ended(job))
+        finally:
+            if self._settling.get(job.id) is settling:
+                del self._settling[job.id]
+            settling.set()
 
     async def _save(self, job: Job) -> None:
         """Save the job's state, retrying while the disk refuses (full, read-only)."""
