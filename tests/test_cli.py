@@ -195,6 +195,8 @@ async def test_watch_follows_several_jobs_with_a_line_each_event(start_app: Star
     assert missing.code == 2
     assert missing.err.strip() == "jobservice: watch nope: HTTP 404: Job not found"
     assert f"{fine['id']} completed: Job processing completed" in missing.out.splitlines()
+    twice = await cli(client, "watch", fine["id"], fine["id"])  # followed once
+    assert twice.code == 0 and twice.out.count("completed: Job processing completed") == 1
 
 
 async def test_submit_count_watch_follows_every_job(client: Client) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -56,7 +56,7 @@ class Api:
                 return
             query["cursor"] = page["next_cursor"]
 
-    async def events(self, job_id: str) -> AsyncIterator[dict[str, Any]]:
+    async def events(self, job_id: str) -> AsyncGenerator[dict[str, Any], None]:
         """The job's events until its final one, reconnecting with Last-Event-ID if cut off."""
         last_id: str | None = None
         for _ in range(MAX_RECONNECTS + 1):

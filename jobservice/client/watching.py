@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from contextlib import aclosing
 from typing import Any, Protocol, TextIO
 
 import aiohttp
@@ -41,7 +42,7 @@ async def watch_jobs(api: Api, job_ids: list[str], out: TextIO | None = None) ->
     """Follow the jobs at once; 0 if all completed, 1 if one failed or was cancelled, 2 if
     one could not be followed."""
     out = out or sys.stdout
-    trackers = [Tracker(job_id) for job_id in job_ids]
+    trackers = [Tracker(job_id) for job_id in dict.fromkeys(job_ids)]  # each job once
     display: Display = Bars(out, trackers) if out.isatty() else Lines(out, len(trackers) > 1)
     with display:
         codes = await asyncio.gather(*(follow(api, tracker, display) for tracker in trackers))
@@ -53,11 +54,12 @@ async def watch_jobs(api: Api, job_ids: list[str], out: TextIO | None = None) ->
 
 async def follow(api: Api, tracker: Tracker, display: Display) -> int:
     try:
-        async for event in api.events(tracker.id):
-            tracker.update(event)
-            display.show(tracker, event)
-            if tracker.code is not None:
-                return tracker.code
+        async with aclosing(api.events(tracker.id)) as events:
+            async for event in events:
+                tracker.update(event)
+                display.show(tracker, event)
+                if tracker.code is not None:
+                    return tracker.code
         # The stream ended early and did not come back: ask for the job's status.
         tracker.ended_as(await api.call("GET", f"/job/{tracker.id}"))
     except ApiError as exc:
