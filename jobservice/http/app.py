@@ -11,6 +11,7 @@ from aiohttp.typedefs import Middleware
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from ..core.handlers import Handler
+from ..core.models import Status
 from ..core.registry import build_registry
 from ..core.settings import Settings
 from ..ops.metrics import Metrics
@@ -148,8 +149,25 @@ async def worker(app: web.Application) -> AsyncIterator[None]:
     app[WORKER] = Worker(app[STORE], app[EVENTS], app[REGISTRY], settings, app[METRICS])
     await app[WORKER].start()
     watch_gauges(app)
+    logger.info(
+        "jobs stored: %d; queued to run: %d; workers: %d",
+        len(app[STORE]), len(app[WORKER].queue), max(1, settings.worker_concurrency),
+    )  # fmt: skip
     yield
+    running = app[WORKER].running
     await app[WORKER].stop(settings.stop_grace_seconds)
+    log_left(app[STORE], running)
+
+
+def log_left(store: JobStore, running: int) -> None:
+    """What the stop did to running jobs, and what waits for the next start."""
+    cut_off = sum(1 for _ in store.with_status(Status.PROCESSING))
+    pending = sum(1 for _ in store.with_status(Status.PENDING))
+    logger.info(
+        "workers stopped; jobs running: %d (ended within the grace period: %d; cut off, to run "
+        "again first on the next start: %d); jobs left queued for the next start: %d",
+        running, running - cut_off, cut_off, pending,
+    )  # fmt: skip
 
 
 async def retention(app: web.Application) -> AsyncIterator[None]:
@@ -161,7 +179,13 @@ async def retention(app: web.Application) -> AsyncIterator[None]:
     )
     yield
     stop.set()
-    await sweeping
+    # A sweep waiting for room in the outbox (Redis away, events piling up) must not hold
+    # up the stop. The jobs it removed are gone from disk; streams it had not yet deleted
+    # expire by their time to live.
+    finished, _ = await asyncio.wait({sweeping}, timeout=settings.shutdown_timeout)
+    if not finished:
+        sweeping.cancel()
+    await asyncio.gather(sweeping, return_exceptions=True)
 
 
 def watch_gauges(app: web.Application) -> None:
@@ -174,4 +198,6 @@ def watch_gauges(app: web.Application) -> None:
 
 
 async def close_streams(app: web.Application) -> None:
+    if count := len(app[OPEN_STREAMS]):
+        logger.info("stopping: ending %d open event streams", count)
     app[OPEN_STREAMS].close_all()

@@ -11,7 +11,7 @@ from aiohttp.typedefs import Handler, Middleware
 from .dashboard import is_dashboard
 from .errors import json_error
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/favicon.ico"})
 # A browser's EventSource cannot send headers, so event streams also take ?token=.
 TOKEN_PARAM = "token"
 STREAM_PATHS = ("/stream", "/events")

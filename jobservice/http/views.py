@@ -60,6 +60,17 @@ async def cancel_job(request: web.Request) -> web.Response:
     return web.json_response(job.to_dict(), dumps=codec.dumps_str)
 
 
+async def delete_job(request: web.Request) -> web.Response:
+    try:
+        deleted = await request.app[WORKER].delete(_job(request))
+    except OSError as exc:
+        message = f"The deletion could not be stored: {exc}"
+        raise json_error(web.HTTPServiceUnavailable, message) from None
+    if not deleted:  # another request deleted it meanwhile
+        raise json_error(web.HTTPNotFound, JOB_NOT_FOUND)
+    return web.Response(status=204)
+
+
 async def stream_job(request: web.Request) -> web.StreamResponse:
     return await sse.stream_job(request, _job(request))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import suppress
 from typing import Any
 
 from ..core import events
@@ -168,6 +169,23 @@ class Worker:
         self.queue.remove(job.id)
         await self._end(job, Status.CANCELLED, wait_for_disk=False)
         return job
+
+    async def delete(self, job: Job) -> bool:
+        """Cancel the job if it is pending or running, then remove it and its stream and
+        announce that on the feed. False if it was gone already (deleted meanwhile)."""
+        if job.status not in TERMINAL_STATUSES:
+            with suppress(JobFinishedError):  # it ended meanwhile: delete it as it is
+                await self.cancel(job)
+        # Let a final event being stored and published go out first, so that it cannot
+        # bring the job's stream back after the deletion.
+        if (ending := self._ending.get(job.id)) is not None:
+            await asyncio.shield(ending)
+        if self._store.get(job.id) is None:
+            return False
+        await self._store.delete([job])  # checked above without an await in between
+        await self._events.forget(job.id, events.deleted(job))
+        logger.info("job %s deleted", job.id)
+        return True
 
     async def start(self) -> None:
         await self._requeue_unfinished()

@@ -105,7 +105,7 @@ class JobStore:
             gc.enable()
         generation = _generation(journals[-1]) + 1 if journals else 1
         self._journal = await self._open_journal(generation)
-        logger.info("loaded %d jobs from %s", len(self._jobs), self.data_dir)
+        logger.info("loaded from %s: %d jobs", self.data_dir, len(self))
         if journals:
             self._start_compaction()
 
@@ -118,6 +118,7 @@ class JobStore:
         await self._journal.close()
         if self._journal.entries == 0:
             await asyncio.to_thread(self._journal.path.unlink, missing_ok=True)
+        logger.info("saved to %s: %d jobs", self.data_dir, len(self))
 
     async def add(self, job: Job) -> None:
         """Store a new job durably; if the disk refuses it, it is as if it never came."""
