@@ -4,6 +4,8 @@ local 3-master Redis Cluster. Several backends on one Redis stand for several pr
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,16 +19,18 @@ from redis.asyncio.cluster import RedisCluster
 from jobservice.core.errors import QueueFullError, StartupError
 from jobservice.core.models import Job, JobIds, Status, now_ms
 from jobservice.store.backend import CancelOutcome, Lease
-from jobservice.store.redis_backend import RedisBackend
+from jobservice.store.redis_backend import NotReplicatedError, RedisBackend
+from jobservice.store.redis_keys import ShardKeys
 from jobservice.stream.redis_server import EmbeddedRedis, find_redis_server
 
-from .redis_servers import cluster
+from .redis_servers import cluster, servers
 
 KINDS = ["single", "sharded", pytest.param("cluster", marks=pytest.mark.slow)]
 SHARDS = {"single": 1, "sharded": 4, "cluster": 3}
 LEASE_MS = 30_000
 SHORT_LEASE_MS = 300
 WAIT_SECONDS = 10.0
+WAIT_MS = 10_000
 
 Connect = Callable[..., Awaitable[RedisBackend]]
 
@@ -189,8 +193,11 @@ async def test_the_queue_limit_holds_under_concurrent_creates(
     await second.create(Job.new("room again", ids), limit)
 
 
-async def test_competing_owners_never_get_the_same_job(connect: Connect, ids: JobIds) -> None:
-    owners = [await connect(), await connect()]
+@pytest.mark.parametrize("strict_order", [True, False])
+async def test_competing_owners_never_get_the_same_job(
+    connect: Connect, ids: JobIds, strict_order: bool
+) -> None:
+    owners = [await connect(strict_order=strict_order) for _ in range(2)]
     created = {(await add(owners[0], ids, n)).id for n in range(40)}
 
     async def take(store: RedisBackend) -> list[str]:
@@ -412,3 +419,91 @@ async def test_the_shard_count_is_fixed_for_the_data(connect: Connect, target: T
     count = SHARDS[target.kind]
     with pytest.raises(StartupError, match=f"{count} shards"):
         await connect(shards=count + 1)
+
+
+@pytest.mark.slow
+async def test_with_replicas_a_create_returns_once_they_have_it(tmp_path: Path) -> None:
+    replica = ("--replicaof", "127.0.0.1")
+    with (
+        servers(tmp_path, 1) as (primary,),
+        servers(tmp_path / "replica", 1, *replica, str(primary)),
+    ):
+        client = Redis(port=primary, decode_responses=True)
+        one = RedisBackend(client, replicas=1, replica_timeout_ms=WAIT_MS)
+        two = RedisBackend(client, replicas=2, replica_timeout_ms=200)
+        try:
+            _job, created = await one.create(Job.new("kept", JobIds()), 100)
+            assert created
+            with pytest.raises(NotReplicatedError, match="1 of 2"):
+                await two.create(Job.new("on the primary only", JobIds()), 100)
+            assert len(await one.newest_first(None, None, None, 10)) == 2
+        finally:
+            await client.aclose()
+
+
+@pytest.mark.slow
+async def test_a_cluster_create_waits_on_the_node_that_has_the_job(
+    redis_cluster: list[int],
+) -> None:
+    client = RedisCluster(host="127.0.0.1", port=redis_cluster[0], decode_responses=True)
+    backend = RedisBackend(client, shards=3, prefix="replicated", replicas=1,
+                           replica_timeout_ms=100)  # fmt: skip
+    try:
+        with pytest.raises(NotReplicatedError, match="0 of 1"):
+            await backend.create(Job.new("no replicas here", JobIds()), 100)
+        assert len(await backend.newest_first(None, None, None, 10)) == 1
+    finally:
+        await client.aclose()
+
+
+async def test_acknowledged_jobs_and_wake_ups_survive_a_redis_kill(
+    own_redis: EmbeddedRedis, ids: JobIds
+) -> None:
+    """kill -9 of redis-server: what create acknowledged is in the AOF and comes back, the
+    scripts are loaded again, and an idle process's subscription returns and wakes it."""
+    clients = [Redis.from_url(own_redis.url, decode_responses=True) for _ in range(2)]
+    idle, busy = (RedisBackend(client) for client in clients)
+    try:
+        await idle.open()
+        await busy.open()
+        kept = await add(busy, ids, "acknowledged before the crash")
+        os.kill(int(own_redis.pidfile.read_text()), signal.SIGKILL)
+        await eventually(lambda: _restarted(own_redis), "the embedded Redis was restarted")
+        await eventually(lambda: _listening(idle), "the subscription came back")
+        since = idle.work_seq
+        await eventually(lambda: _created(busy, ids), "a create after the restart")
+        await asyncio.wait_for(idle.wait_for_work(since), WAIT_SECONDS)
+        claimed = await idle.claim(LEASE_MS)
+        assert claimed is not None and claimed[0].id == kept.id
+    finally:
+        for store, client in zip((idle, busy), clients, strict=True):
+            await store.close()
+            await client.aclose()
+
+
+async def _restarted(server: EmbeddedRedis) -> bool:
+    return server.restarts > 0
+
+
+async def _listening(store: RedisBackend) -> bool:
+    return store.listening.is_set()
+
+
+async def _created(store: RedisBackend, ids: JobIds) -> bool:
+    try:
+        await store.create(Job.new("after", ids), 100)
+    except (sync_redis.RedisError, OSError):
+        return False
+    return True
+
+
+@pytest.mark.slow
+async def test_three_shards_land_on_three_masters(redis_cluster: list[int]) -> None:
+    client = RedisCluster(host="127.0.0.1", port=redis_cluster[0], decode_responses=True)
+    try:
+        await client.initialize()
+        nodes = {client.get_node_from_key(ShardKeys.of("jobs", shard, 3).ready).name
+                 for shard in range(3)}  # fmt: skip
+        assert len(nodes) == 3
+    finally:
+        await client.aclose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import secrets
 import socket
 from collections.abc import Callable, Sequence
@@ -31,15 +32,12 @@ from .redis_keys import (
     shard_of,
     work_channel,
 )
-from .redis_listing import Scanned, newest_keys
+from .redis_reads import RedisReads
 from .redis_records import from_record, mutable_fields, new_fields, text
 from .redis_signals import Signals
 
 # Jobs whose lease lapsed run again before anything else, as after a crash.
 RERUN_PRIORITY = MAX_PRIORITY + 1
-# Index entries one listing step examines at most (one script call, a bounded time in Redis).
-LIST_BUDGET = 1000
-DELETE_CHUNK = 500
 # Claims retried when another process took the job this one picked first.
 CLAIM_TRIES = 3
 CANCEL_OUTCOMES = {
@@ -60,40 +58,37 @@ def default_owner() -> str:
 
 
 class RedisBackend:
-    """A JobBackend (store/backend.py) in Redis. `shards` splits the queue and the jobs over
-    that many hash tags (cluster slots); it is fixed for the data (checked on open).
-    `replicas` > 0 makes each create wait (WAIT) until that many replicas have it."""
+    """A JobBackend (store/backend.py) in Redis.
+
+    `shards` splits the queue and the jobs over that many hash tags (cluster slots); it is
+    fixed for the data (checked on open). With more than one shard, a claim first looks at
+    every shard's next job so jobs run in priority order across shards (`strict_order`);
+    without it, claims go round the shards and priority holds within each shard only, which
+    costs one call per claim instead of one per shard. `replicas` > 0 makes each create wait
+    (WAIT) until that many replicas have it."""
 
     def __init__(
         self, redis: Redis | RedisCluster, *, shards: int = 1, prefix: str = "jobs",
-        owner: str | None = None, replicas: int = 0, replica_timeout_ms: int = 1000,
+        owner: str | None = None, strict_order: bool = True, replicas: int = 0,
+        replica_timeout_ms: int = 1000,
     ) -> None:  # fmt: skip
         self.owner = owner or default_owner()
         self._redis = redis
         self._prefix = prefix
         self._shards = [ShardKeys.of(prefix, shard, shards) for shard in range(shards)]
+        self._reads = RedisReads(redis, self._shards)
+        self._strict_order = strict_order
+        self._rotation = random.randrange(shards)
         self._replicas = replicas
         self._replica_timeout_ms = replica_timeout_ms
         self._work = work_channel(prefix)
         self._cancels = cancel_channel(prefix, "")
         self._signals = Signals(redis, self._work, cancel_channel(prefix, self.owner))
         script = redis.register_script
-        self._create, self._head, self._claim = (
-            script(lua.CREATE),
-            script(lua.HEAD),
-            script(lua.CLAIM),
-        )
-        self._renew, self._save, self._cancel = (
-            script(lua.RENEW),
-            script(lua.SAVE),
-            script(lua.CANCEL),
-        )
-        self._reclaim, self._get, self._list = (
-            script(lua.RECLAIM),
-            script(lua.GET),
-            script(lua.LIST),
-        )
-        self._delete = script(lua.DELETE)
+        self._create, self._head = script(lua.CREATE), script(lua.HEAD)
+        self._claim, self._renew = script(lua.CLAIM), script(lua.RENEW)
+        self._save, self._cancel = script(lua.SAVE), script(lua.CANCEL)
+        self._reclaim = script(lua.RECLAIM)
 
     @property
     def on_cancel(self) -> Callable[[str], None]:
@@ -165,8 +160,9 @@ class RedisBackend:
             return await script(keys=keys, args=args)
         for _attempt in range(2):
             pipe: Any = self._redis.pipeline(transaction=False)
-            pipe.evalsha(script.sha, len(keys), *keys, *args)
+            pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
             if isinstance(self._redis, RedisCluster):
+                await self._redis.initialize()  # a no-op once it knows the slots
                 node = self._redis.get_node_from_key(keys[0])
                 pipe.execute_command("WAIT", self._replicas, self._replica_timeout_ms,
                                      target_nodes=node)  # fmt: skip
@@ -183,33 +179,47 @@ class RedisBackend:
         raise NoScriptError("the script could not be loaded")
 
     async def get(self, job_id: str) -> Job | None:
-        keys = self._shard(job_id)
-        if keys is None:
-            return None
-        (found,) = await self._get(keys=[keys.job(job_id)], args=[keys.base, job_id])
-        return from_record(found) if found else None
+        return await self._reads.get(job_id)
 
-    async def _get_many(self, shard: int, job_ids: list[str]) -> list[Job]:
-        keys = self._shards[shard]
-        found = await self._get(keys=[keys.created], args=[keys.base, *job_ids])
-        return [from_record(record) for record in found if record]
+    async def newest_first(
+        self, before: Key | None, status: Status | None, type: str | None, limit: int
+    ) -> list[Job]:
+        return await self._reads.newest_first(before, status, type, limit)
+
+    async def ended_before(self, cutoff_ms: int, limit: int) -> list[str]:
+        return await self._reads.ended_before(cutoff_ms, limit)
+
+    async def delete(self, job_ids: Sequence[str]) -> int:
+        return await self._reads.delete(job_ids)
 
     async def claim(self, lease_ms: int) -> tuple[Job, Lease] | None:
+        count = len(self._shards)
+        if count == 1:
+            return await self._claim_on(0, lease_ms)
+        if not self._strict_order:
+            self._rotation = start = (self._rotation + 1) % count
+            for step in range(count):
+                if claimed := await self._claim_on((start + step) % count, lease_ms):
+                    return claimed
+            return None
         for _attempt in range(CLAIM_TRIES):
-            shard = 0 if len(self._shards) == 1 else await self._best_shard()
+            shard = await self._best_shard()
             if shard is None:
                 return None
-            keys = self._shards[shard]
-            reply = await self._claim(
-                keys=[keys.ready, keys.delayed, keys.leases],
-                args=[keys.base, self.owner, lease_ms, now_ms()],
-            )
-            if reply:
-                job = from_record(reply[1])
-                return job, Lease(job.id, int(reply[0]), self.owner)
-            if len(self._shards) == 1:
-                return None
+            if claimed := await self._claim_on(shard, lease_ms):
+                return claimed
         return None
+
+    async def _claim_on(self, shard: int, lease_ms: int) -> tuple[Job, Lease] | None:
+        keys = self._shards[shard]
+        reply = await self._claim(
+            keys=[keys.ready, keys.delayed, keys.leases],
+            args=[keys.base, self.owner, lease_ms, now_ms()],
+        )
+        if not reply:
+            return None
+        job = from_record(reply[1])
+        return job, Lease(job.id, int(reply[0]), self.owner)
 
     async def _heads(self) -> list[Any]:
         now = now_ms()
@@ -295,55 +305,7 @@ class RedisBackend:
             pipe.zcard(keys.delayed)
         return sum(int(count) for count in await pipe.execute())
 
-    async def ended_before(self, cutoff_ms: int, limit: int) -> list[str]:
-        pipe: Any = self._redis.pipeline(transaction=False)
-        for keys in self._shards:
-            pipe.zrangebyscore(keys.ended, "-inf", f"({cutoff_ms}", 0, limit, withscores=True)
-        found = [(score, text(job_id)) for shard in await pipe.execute() for job_id, score in shard]
-        return [job_id for _score, job_id in sorted(found)[:limit]]
-
-    async def delete(self, job_ids: Sequence[str]) -> int:
-        by_shard: dict[int, list[str]] = {}
-        for job_id in job_ids:
-            shard = shard_of(job_id, len(self._shards))
-            if shard is not None:
-                by_shard.setdefault(shard, []).append(job_id)
-        calls = [
-            self._delete(keys=[self._shards[shard].created, self._shards[shard].ended],
-                         args=[self._shards[shard].base, *ids[start : start + DELETE_CHUNK]])
-            for shard, ids in by_shard.items()
-            for start in range(0, len(ids), DELETE_CHUNK)
-        ]  # fmt: skip
-        return sum(int(gone) for gone in await asyncio.gather(*calls))
-
-    async def newest_first(
-        self, before: Key | None, status: Status | None, type: str | None, limit: int
-    ) -> list[Job]:
-        async def scan(shard: int, below: Key | None, want: int) -> Scanned:
-            keys = self._shards[shard]
-            top, under = ("+inf", "") if below is None else (str(below[0]), below[1])
-            reply = await self._list(
-                keys=[keys.created],
-                args=[keys.base, top, under, status or "", type or "", want, LIST_BUDGET],
-            )
-            return _scanned(reply)
-
-        page = await newest_keys(scan, len(self._shards), before, limit)
-        by_shard: dict[int, list[str]] = {}
-        for shard, (_created, job_id) in page:
-            by_shard.setdefault(shard, []).append(job_id)
-        found = await asyncio.gather(*(self._get_many(s, ids) for s, ids in by_shard.items()))
-        jobs = {job.id: job for shard_jobs in found for job in shard_jobs}
-        return [jobs[job_id] for _shard, (_created, job_id) in page if job_id in jobs]
-
 
 def _member(arrival_ms: int, job_id: str) -> str:
     """A ready-queue entry: within a priority, ordered by arrival, then id."""
     return f"{arrival_ms:013d}:{job_id}"
-
-
-def _scanned(reply: list[Any]) -> Scanned:
-    exhausted, last_score, last_id, *flat = reply
-    matches = [(int(float(text(flat[i]))), text(flat[i + 1])) for i in range(0, len(flat), 2)]
-    last = None if last_score is None else (int(float(text(last_score))), text(last_id))
-    return Scanned(matches, last, bool(int(exhausted)))
