@@ -36,10 +36,12 @@ class Signals:
         self._redis = redis
         self._work_channel = work
         self._cancel_channel = cancel
+        self._channels = (work, cancel)
         self.on_cancel: Callable[[str], None] = ignore
         self.work_seq = 0
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
+        # Set once Redis has confirmed both subscriptions (and again after a reconnect).
         self.subscribed = asyncio.Event()
 
     async def start(self) -> None:
@@ -68,28 +70,31 @@ class Signals:
         while True:
             pubsub: Any = self._redis.pubsub()
             try:
-                await pubsub.subscribe(self._work_channel, self._cancel_channel)
-                self.subscribed.set()
-                # Anything published while we were not subscribed is lost: look again.
-                await self.wake()
+                await pubsub.subscribe(*self._channels)
                 delay = RECONNECT_MIN_SECONDS
                 while True:
-                    message = await pubsub.get_message(
-                        ignore_subscribe_messages=True, timeout=READ_SECONDS
-                    )
+                    message = await pubsub.get_message(timeout=READ_SECONDS)
                     if message is not None:
-                        await self._deliver(message)
+                        await self._handle(message)
             except (RedisError, OSError) as exc:
-                self.subscribed.clear()
                 logger.warning("redis store: subscription lost (%s); again in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+            except Exception:
+                logger.exception("redis store: subscription failed; again in %.1f s", delay)
             finally:
+                self.subscribed.clear()
                 await pubsub.aclose()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
-    async def _deliver(self, message: dict[str, Any]) -> None:
-        channel = text(message["channel"])
-        if channel == self._cancel_channel:
+    async def _handle(self, message: dict[str, Any]) -> None:
+        kind = text(message["type"])
+        if kind == "subscribe" and int(message["data"]) == len(self._channels):
+            # Subscribed (again): anything published meanwhile was lost, so look again.
+            self.subscribed.set()
+            await self.wake()
+        elif kind != "message":
+            return
+        elif text(message["channel"]) == self._cancel_channel:
             try:
                 self.on_cancel(text(message["data"]))
             except Exception:
