@@ -29,6 +29,8 @@ KINDS = ["single", "sharded", pytest.param("cluster", marks=pytest.mark.slow)]
 SHARDS = {"single": 1, "sharded": 4, "cluster": 3}
 LEASE_MS = 30_000
 SHORT_LEASE_MS = 300
+# Long enough for the steps before a delayed job comes due, even on a busy machine.
+DELAY_MS = 2000
 WAIT_SECONDS = 10.0
 WAIT_MS = 10_000
 
@@ -143,7 +145,7 @@ async def test_a_stored_job_reads_back_as_it_was_created(store: RedisBackend, id
 async def test_priority_first_then_arrival_and_delayed_jobs_wait(
     store: RedisBackend, ids: JobIds
 ) -> None:
-    later = await add(store, ids, "later", priority=9, run_at=now_ms() + 400)
+    later = await add(store, ids, "later", priority=9, run_at=now_ms() + DELAY_MS)
     for name, priority in [("a", 0), ("b", 5), ("c", 0), ("d", 5), ("e", -1)]:
         await add(store, ids, name, priority=priority)
     assert await store.queue_length() == 6
@@ -215,14 +217,13 @@ async def test_competing_owners_never_get_the_same_job(
 async def test_a_renewed_lease_outlives_its_first_term(store: RedisBackend, ids: JobIds) -> None:
     await add(store, ids)
     job, lease = await claim(store, SHORT_LEASE_MS)
-    for _ in range(6):
-        await asyncio.sleep(SHORT_LEASE_MS / 3000)
-        assert await store.renew(lease, SHORT_LEASE_MS)
-        assert await store.reclaim_expired() == []
+    assert await store.renew(lease, LEASE_MS)
+    await asyncio.sleep(3 * SHORT_LEASE_MS / 1000)
+    assert await store.reclaim_expired() == []
     job.output = [{"step": 1}]
     job.move_to(Status.SUCCEEDED)
     assert await store.save(job, lease)
-    assert not await store.renew(lease, SHORT_LEASE_MS)
+    assert not await store.renew(lease, LEASE_MS)
 
 
 async def test_a_lapsed_lease_is_reclaimed_once_and_the_old_owner_is_fenced_off(
@@ -269,7 +270,7 @@ async def test_progress_saves_append_steps_and_a_retry_waits_its_backoff(
     found = await store.get(job.id)
     assert found is not None and found.output == [{"step": n} for n in range(1, 4)]
     job.error = "boom"
-    job.run_at = now_ms() + 300
+    job.run_at = now_ms() + DELAY_MS
     job.move_to(Status.PENDING)
     assert await store.save(job, lease)
     assert await store.queue_length() == 1

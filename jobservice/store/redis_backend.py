@@ -21,7 +21,7 @@ from ..core.errors import QueueFullError, StartupError
 from ..core.models import Job, Status, now_ms
 from ..core.request import MAX_PRIORITY
 from . import redis_scripts as lua
-from .backend import CancelOutcome, CancelResult, Lease
+from .backend import CancelOutcome, CancelResult, JobBackend, Lease
 from .index import Key
 from .redis_keys import (
     ShardKeys,
@@ -309,3 +309,8 @@ class RedisBackend:
 def _member(arrival_ms: int, job_id: str) -> str:
     """A ready-queue entry: within a priority, ordered by arrival, then id."""
     return f"{arrival_ms:013d}:{job_id}"
+
+
+def _is_a_job_backend(backend: RedisBackend) -> JobBackend:
+    """mypy checks here that RedisBackend has every member of the JobBackend interface."""
+    return backend
