@@ -376,14 +376,16 @@ async def test_retention_finds_and_deletes_old_ended_jobs(store: RedisBackend, i
         job, lease = await claim(store)
         job.move_to(Status.SUCCEEDED, at=ended_at)
         assert await store.save(job, lease)
-    assert await store.ended_before(10_000, 100) == [old.id]
-    assert await store.delete([old.id, waiting.id, "no-such-job"]) == 1
+    (found,) = await store.ended_before(10_000, 100)
+    assert found.id == old.id and found.status is Status.SUCCEEDED and found.updated == 1_000
+    assert await store.delete([old.id, waiting.id, "no-such-job"]) == [old.id]
+    assert await store.delete([old.id]) == []
     assert await store.get(old.id) is None
     assert await store.get(waiting.id) is not None
     assert [job.id for job in await store.newest_first(None, None, None, 10)] == [
         waiting.id, recent.id
     ]  # fmt: skip
-    assert await store.ended_before(now_ms() + 1, 100) == [recent.id]
+    assert [job.id for job in await store.ended_before(now_ms() + 1, 100)] == [recent.id]
     again, created = await store.create(Job.new("new", ids, idempotency_key="reused"), 100)
     assert created and again.id != old.id
 

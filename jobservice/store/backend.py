@@ -52,8 +52,9 @@ class JobBackend(Protocol):
       one atomic step, so the worker must not make that first save itself.
     - `reclaim_expired` takes no clock: lease deadlines are set and checked with the Redis
       server's own clock, so processes with skewed clocks cannot steal live leases.
-    - `ended_before` returns ids, a bounded batch, and `delete` takes ids: retention needs
-      no records, and one sweep is many small calls rather than one huge one.
+    - `ended_before` returns a bounded batch, so one sweep is many small calls rather than
+      one huge one; `delete` takes ids and returns those it removed, so only they are
+      announced as deleted (a job deleted meanwhile by another process is not).
     - `wait_for_work` takes `since` (`work_seq` read before the claim that found nothing),
       so a wake-up that lands between that claim and the wait is not lost.
     """
@@ -85,12 +86,13 @@ class JobBackend(Protocol):
         the status and type given."""
         ...
 
-    async def ended_before(self, cutoff_ms: int, limit: int) -> list[str]:
-        """Ids of up to `limit` jobs that ended before `cutoff_ms` (epoch ms), oldest first."""
+    async def ended_before(self, cutoff_ms: int, limit: int) -> list[Job]:
+        """Up to `limit` jobs that ended before `cutoff_ms` (epoch ms), oldest first."""
         ...
 
-    async def delete(self, job_ids: Sequence[str]) -> int:
-        """Remove these jobs if they have ended (with their idempotency keys); how many went."""
+    async def delete(self, job_ids: Sequence[str]) -> list[str]:
+        """Remove those of these jobs that have ended (with their idempotency keys; cancel a
+        pending or running job first); the ids removed."""
         ...
 
     async def claim(self, lease_ms: int) -> tuple[Job, Lease] | None:

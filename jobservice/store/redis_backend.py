@@ -186,10 +186,10 @@ class RedisBackend:
     ) -> list[Job]:
         return await self._reads.newest_first(before, status, type, limit)
 
-    async def ended_before(self, cutoff_ms: int, limit: int) -> list[str]:
+    async def ended_before(self, cutoff_ms: int, limit: int) -> list[Job]:
         return await self._reads.ended_before(cutoff_ms, limit)
 
-    async def delete(self, job_ids: Sequence[str]) -> int:
+    async def delete(self, job_ids: Sequence[str]) -> list[str]:
         return await self._reads.delete(job_ids)
 
     async def claim(self, lease_ms: int) -> tuple[Job, Lease] | None:

@@ -4,7 +4,7 @@ first over every shard, ended jobs by age, and their deletion."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -43,26 +43,26 @@ class RedisReads:
         found = await self._get(keys=[keys.created], args=[keys.base, *job_ids])
         return [from_record(record) for record in found if record]
 
-    async def ended_before(self, cutoff_ms: int, limit: int) -> list[str]:
+    async def ended_before(self, cutoff_ms: int, limit: int) -> list[Job]:
         pipe: Any = self._redis.pipeline(transaction=False)
         for keys in self._shards:
             pipe.zrangebyscore(keys.ended, "-inf", f"({cutoff_ms}", 0, limit, withscores=True)
-        found = [(score, text(job_id)) for shard in await pipe.execute() for job_id, score in shard]
-        return [job_id for _score, job_id in sorted(found)[:limit]]
+        replies = enumerate(await pipe.execute())
+        found = sorted(
+            (score, text(job_id), shard) for shard, got in replies for job_id, score in got
+        )
+        return await self._get_in_order([(shard, job_id) for _s, job_id, shard in found[:limit]])
 
-    async def delete(self, job_ids: Sequence[str]) -> int:
-        by_shard: dict[int, list[str]] = {}
-        for job_id in job_ids:
-            shard = shard_of(job_id, len(self._shards))
-            if shard is not None:
-                by_shard.setdefault(shard, []).append(job_id)
+    async def delete(self, job_ids: Sequence[str]) -> list[str]:
+        shards = ((shard_of(job_id, len(self._shards)), job_id) for job_id in job_ids)
+        by_shard = _by_shard((shard, job_id) for shard, job_id in shards if shard is not None)
         calls = [
             self._delete(keys=[self._shards[shard].created, self._shards[shard].ended],
                          args=[self._shards[shard].base, *ids[start : start + DELETE_CHUNK]])
             for shard, ids in by_shard.items()
             for start in range(0, len(ids), DELETE_CHUNK)
         ]  # fmt: skip
-        return sum(int(gone) for gone in await asyncio.gather(*calls))
+        return [text(job_id) for gone in await asyncio.gather(*calls) for job_id in gone]
 
     async def newest_first(
         self, before: Key | None, status: Status | None, type: str | None, limit: int
@@ -77,12 +77,21 @@ class RedisReads:
             return _scanned(reply)
 
         page = await newest_keys(scan, len(self._shards), before, limit)
-        by_shard: dict[int, list[str]] = {}
-        for shard, (_created, job_id) in page:
-            by_shard.setdefault(shard, []).append(job_id)
+        return await self._get_in_order([(shard, job_id) for shard, (_created, job_id) in page])
+
+    async def _get_in_order(self, wanted: list[tuple[int, str]]) -> list[Job]:
+        """These (shard, id) jobs, one call per shard, in the order given; gone ones left out."""
+        by_shard = _by_shard(wanted)
         found = await asyncio.gather(*(self._get_many(s, ids) for s, ids in by_shard.items()))
         jobs = {job.id: job for shard_jobs in found for job in shard_jobs}
-        return [jobs[job_id] for _shard, (_created, job_id) in page if job_id in jobs]
+        return [jobs[job_id] for _shard, job_id in wanted if job_id in jobs]
+
+
+def _by_shard(pairs: Iterable[tuple[int, str]]) -> dict[int, list[str]]:
+    grouped: dict[int, list[str]] = {}
+    for shard, job_id in pairs:
+        grouped.setdefault(shard, []).append(job_id)
+    return grouped
 
 
 def _scanned(reply: list[Any]) -> Scanned:

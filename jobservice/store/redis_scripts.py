@@ -249,9 +249,9 @@ while true do
 end
 """
 
-# KEYS: created, ended. ARGV: base, id, ... Only ended jobs go. -> how many went
+# KEYS: created, ended. ARGV: base, id, ... Only ended jobs go. -> the ids that went
 DELETE = """
-local gone = 0
+local gone = {}
 for i = 2, #ARGV do
   local id = ARGV[i]
   local rec = ARGV[1] .. 'job:' .. id
@@ -263,7 +263,7 @@ for i = 2, #ARGV do
     redis.call('DEL', rec, ARGV[1] .. 'out:' .. id)
     redis.call('ZREM', KEYS[1], id)
     redis.call('ZREM', KEYS[2], id)
-    gone = gone + 1
+    gone[#gone + 1] = id
   end
 end
 return gone
