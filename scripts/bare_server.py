@@ -8,7 +8,7 @@ import uuid
 
 from aiohttp import web
 
-from jobservice import codec
+from jobservice.core import codec
 
 
 async def create(request: web.Request) -> web.Response:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import aiohttp
 
-BODY = b'{"data": {"your": "job data", "goes": "here"}}'
+BODY = b'{"type": "noop", "data": {"your": "job data", "goes": "here"}}'
 
 
 @dataclass

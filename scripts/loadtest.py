@@ -1,7 +1,7 @@
 """Load test a running jobservice: N jobs at concurrency C, W SSE watchers per job.
 
     .venv/bin/python scripts/loadtest.py http://127.0.0.1:3000 --jobs 2000 --concurrency 64 \\
-        --watchers 2 --type noop
+        --watchers 2 --type noop --report report.html
 
 It sends traffic only to the URL given, and stops by itself after --jobs jobs or --max-seconds.
 Each process opens one feed connection (GET /events) first, to see every job's terminal event;
@@ -9,6 +9,7 @@ then POSTs its share of the jobs, at most --concurrency POSTs in flight overall,
 --watchers streams (GET /job/{id}/stream) for each job as soon as it is created. At the end it
 replays each watched job's stream and checks every watcher got exactly those events (no loss,
 no duplicates). Exits 1 if any event was lost or duplicated, or a job did not finish in time.
+--report FILE also writes the run as charts in one self-contained HTML page (loadreport.py).
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sse_client import Received, auth_headers, latency_ms, percentile, read_events
+from loadreport import write_report
+from loadsummary import failed, print_table, summary, table
+from sse_client import Received, auth_headers, latency_ms, read_events
 
 TERMINAL = {"completed", "error", "cancelled"}
 STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=None)
@@ -68,6 +71,8 @@ class Part:
     feed_latency: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)  # "POST 201", "stream 200", ...
     errors: Counter[str] = field(default_factory=Counter)  # client-side exceptions by name
+    # (ms, what) for each error answer and client error, for the report's chart over time.
+    failures: list[tuple[float, str]] = field(default_factory=list)
     watchers_checked: int = 0
     lost: int = 0
     duplicated: int = 0
@@ -122,11 +127,12 @@ class Run:
             async with self.session.post(f"{self.o.url}/job", data=body, headers=headers) as r:
                 self.part.statuses[f"POST {r.status}"] += 1
                 if r.status != 201:
+                    self.failed(f"POST {r.status}")
                     await r.read()
                     return None
                 job_id: str = (await r.json(loads=orjson.loads))["id"]
         except (aiohttp.ClientError, OSError) as exc:
-            self.part.errors[f"POST {type(exc).__name__}"] += 1
+            self.client_error(f"POST {type(exc).__name__}")
             return None
         self.part.post_sent[job_id] = sent
         self.part.created += 1
@@ -140,6 +146,7 @@ class Run:
             async with self.session.get(url, headers=self.headers, timeout=STREAM_TIMEOUT) as r:
                 self.part.statuses[f"stream {r.status}"] += 1
                 if r.status != 200:
+                    self.failed(f"stream {r.status}")
                     return
                 connected = time.time() * 1000
                 async for message in read_events(r):
@@ -148,7 +155,14 @@ class Run:
                     received.append((message.id, str(message.event.get("type"))))
                     self._latency(message, connected, self.part.watcher_latency)
         except (aiohttp.ClientError, OSError) as exc:
-            self.part.errors[f"stream {type(exc).__name__}"] += 1
+            self.client_error(f"stream {type(exc).__name__}")
+
+    def failed(self, what: str) -> None:
+        self.part.failures.append((time.time() * 1000, what))
+
+    def client_error(self, what: str) -> None:
+        self.part.errors[what] += 1
+        self.failed(what)
 
     @staticmethod
     def _latency(message: Received, connected: float, into: list[float]) -> None:
@@ -175,7 +189,7 @@ class Run:
                             _bump(self.progress, 1)
                         self.check_ended()
         except (aiohttp.ClientError, OSError) as exc:
-            self.part.errors[f"feed {type(exc).__name__}"] += 1
+            self.client_error(f"feed {type(exc).__name__}")
             ready.set()
 
     def check_ended(self) -> None:
@@ -309,6 +323,7 @@ def merge(parts: list[Part]) -> Part:
         total.feed_latency += part.feed_latency
         total.statuses.update(part.statuses)
         total.errors.update(part.errors)
+        total.failures += part.failures
         for name in ("watchers_checked", "lost", "duplicated", "out_of_order"):
             setattr(total, name, getattr(total, name) + getattr(part, name))
     total.first_ms = min((p.first_ms for p in parts if p.first_ms), default=0.0)
@@ -317,67 +332,7 @@ def merge(parts: list[Part]) -> Part:
     return total
 
 
-def summary(options: Options, part: Part) -> dict[str, Any]:
-    e2e = [t - part.post_sent[i] for i, (_, t) in part.ended.items() if i in part.post_sent]
-    kinds = Counter(kind for kind, _ in part.ended.values())
-    post_s = max(1e-9, (part.last_post_ms - part.first_ms) / 1000)
-    end_s = max(1e-9, (part.last_end_ms - part.first_ms) / 1000)
-
-    def spread(values: list[float]) -> dict[str, float | int | None]:
-        return {"count": len(values), "p50": percentile(values, 0.5),
-                "p95": percentile(values, 0.95), "p99": percentile(values, 0.99)}  # fmt: skip
-
-    return {
-        "url": options.url,
-        "jobs": options.jobs, "concurrency": options.concurrency,
-        "watchers_per_job": options.watchers, "type": options.type,
-        "processes": options.processes,
-        "created": part.created, "ended": dict(kinds),
-        "not_finished": part.created - len(part.ended),
-        "created_per_s": part.created / post_s,
-        "completed_per_s": kinds.get("completed", 0) / end_s,
-        "create_to_end_ms": spread(e2e),
-        "watcher_event_latency_ms": spread(part.watcher_latency),
-        "feed_event_latency_ms": spread(part.feed_latency),
-        "watchers_checked": part.watchers_checked,
-        "events_lost": part.lost, "events_duplicated": part.duplicated,
-        "watchers_out_of_order": part.out_of_order,
-        "http_statuses": dict(sorted(part.statuses.items())),
-        "client_errors": dict(part.errors),
-    }  # fmt: skip
-
-
-def print_table(result: dict[str, Any]) -> None:
-    rows = [
-        ("jobs created", f"{result['created']:,} ({result['created_per_s']:,.0f}/s)"),
-        ("jobs ended", ", ".join(f"{k} {v:,}" for k, v in result["ended"].items()) or "none"),
-        ("completed/s", f"{result['completed_per_s']:,.0f}"),
-        ("not finished in time", f"{result['not_finished']:,}"),
-    ]
-    for key, name in (("create_to_end_ms", "create -> end, ms"),
-                      ("watcher_event_latency_ms", "event -> watcher, ms"),
-                      ("feed_event_latency_ms", "event -> feed, ms")):  # fmt: skip
-        s = result[key]
-        text = "  ".join(f"{p} {s[p]:,.1f}" for p in ("p50", "p95", "p99") if s[p] is not None)
-        rows.append((name, f"{text or '-'}  (n={s['count']:,})"))
-    rows += [
-        ("watchers checked", f"{result['watchers_checked']:,}"),
-        ("events lost / duplicated", f"{result['events_lost']} / {result['events_duplicated']}"),
-        ("watchers out of order", f"{result['watchers_out_of_order']}"),
-        ("HTTP statuses", ", ".join(f"{k}: {v:,}" for k, v in result["http_statuses"].items())),
-        ("client errors", ", ".join(f"{k}: {v}" for k, v in result["client_errors"].items())
-         or "none"),
-    ]  # fmt: skip
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
-
-
-def failed(result: dict[str, Any]) -> bool:
-    return bool(result["events_lost"] or result["events_duplicated"] or result["not_finished"])
-
-
-def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
+def parse_args(argv: list[str] | None = None) -> tuple[Options, argparse.Namespace]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", help="the service's base URL, e.g. http://127.0.0.1:3000")
     parser.add_argument("--jobs", type=int, default=1000)
@@ -390,21 +345,27 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, bool]:
     parser.add_argument("--max-seconds", type=float, default=60.0)
     parser.add_argument("--processes", type=int, default=1, help="client processes")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--report", type=Path, metavar="FILE",
+                        help="also write the run's charts to FILE, one HTML page")  # fmt: skip
     args = parser.parse_args(argv)
     options = Options(args.url.rstrip("/"), args.jobs, max(1, args.concurrency), args.watchers,
                       args.type, json.loads(args.data), args.token, args.max_seconds,
                       max(1, args.processes))  # fmt: skip
-    return options, args.json
+    return options, args
 
 
 def main() -> int:
-    options, as_json = parse_args()
+    options, args = parse_args()
     raise_open_file_limit()
-    result = summary(options, run_processes(options, show=not as_json))
-    if as_json:
+    part = run_processes(options, show=not args.json)
+    result = summary(options, part)
+    if args.json:
         print(json.dumps(result, indent=2))
     else:
         print_table(result)
+    if args.report:
+        write_report(args.report, result, table(result), part)
+        print(f"report: {args.report}", file=sys.stderr)
     return 1 if failed(result) else 0
 
 

@@ -1,4 +1,4 @@
--- wrk script: POST a small job, as the benchmarks do.
+-- wrk script: POST a small noop job, as the benchmarks do.
 wrk.method = "POST"
-wrk.body = '{"data": {"your": "job data", "goes": "here"}}'
+wrk.body = '{"type": "noop", "data": {"your": "job data", "goes": "here"}}'
 wrk.headers["Content-Type"] = "application/json"

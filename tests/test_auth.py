@@ -11,7 +11,7 @@ from .sse import parse_stream
 
 TOKEN = "s3cret-token"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
-PUBLIC = {"/healthz", "/readyz", "/", "/dashboard", "/dashboard/app.js"}
+PUBLIC = {"/healthz", "/readyz", "/", "/dashboard", "/dashboard/app.js", "/favicon.ico"}
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
-
 from jobservice.core.models import Job
 
 from .conftest import Client, StartApp, create_job, run_to_end
@@ -32,16 +30,15 @@ class Gate:
             raise
 
 
-@pytest.mark.parametrize(("method", "suffix"), [("POST", "/cancel"), ("DELETE", "")])
 async def test_a_running_job_is_stopped_and_its_watcher_sees_cancelled(
-    start_app: StartApp, method: str, suffix: str
+    start_app: StartApp,
 ) -> None:
     gate = Gate()
     client = await start_app(handler=gate)
     job = await create_job(client)
     watching = asyncio.create_task(run_to_end(client, job["id"]))
     await gate.started.wait()
-    response = await client.request(method, f"/job/{job['id']}{suffix}")
+    response = await client.post(f"/job/{job['id']}/cancel")
     assert response.status == 200, await response.text()
     assert (await response.json())["status"] == "cancelled"
     assert gate.cancelled
@@ -77,7 +74,7 @@ async def test_a_job_waiting_to_be_retried_can_be_cancelled(start_app: StartApp)
             if b'"type":"retry"' in line:
                 break
     assert (await fetch(client, job["id"]))["status"] == "pending"
-    response = await client.delete(f"/job/{job['id']}")
+    response = await client.post(f"/job/{job['id']}/cancel")
     assert (await response.json())["status"] == "cancelled"
     events = await run_to_end(client, job["id"])
     assert kinds(events)[-2:] == ["retry", "cancelled"]
@@ -86,12 +83,9 @@ async def test_a_job_waiting_to_be_retried_can_be_cancelled(start_app: StartApp)
 async def test_cancelling_a_finished_job_is_a_409_naming_its_status(client: Client) -> None:
     job = await create_job(client)
     await run_to_end(client, job["id"])
-    for path in (f"/job/{job['id']}/cancel",):
-        response = await client.post(path)
-        assert response.status == 409
-        assert (await response.json()) == {"error": "Job is already succeeded"}
-    response = await client.delete(f"/job/{job['id']}")
+    response = await client.post(f"/job/{job['id']}/cancel")
     assert response.status == 409
+    assert (await response.json()) == {"error": "Job is already succeeded"}
     assert (await fetch(client, job["id"]))["status"] == "succeeded"
 
 
@@ -99,8 +93,8 @@ async def test_cancelling_twice_is_a_409_the_second_time(start_app: StartApp) ->
     client = await start_app(handler=Gate(), worker_concurrency=1)
     await create_job(client)
     job = await create_job(client)
-    assert (await client.delete(f"/job/{job['id']}")).status == 200
-    response = await client.delete(f"/job/{job['id']}")
+    assert (await client.post(f"/job/{job['id']}/cancel")).status == 200
+    response = await client.post(f"/job/{job['id']}/cancel")
     assert response.status == 409
     assert "cancelled" in (await response.json())["error"]
 
@@ -116,7 +110,7 @@ async def test_a_cancelled_job_stays_cancelled_after_a_restart(start_app: StartA
     client = await start_app(handler=Gate(), worker_concurrency=1)
     await create_job(client)
     job = await create_job(client)
-    await client.delete(f"/job/{job['id']}")
+    await client.post(f"/job/{job['id']}/cancel")
     await client.close()
     client = await start_app()
     assert (await fetch(client, job["id"]))["status"] == "cancelled"

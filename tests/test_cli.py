@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import os
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from jobservice.client.cli import Progress
 from jobservice.http.errors import json_errors
 
-from .conftest import Client, StartApp, create_job
+from .conftest import Client, StartApp, create_job, run_to_end
 from .test_process import HANG
 from .test_stream import Gate
 
@@ -74,7 +73,7 @@ async def test_submit_watch_follows_the_job_and_exits_0(client: Client) -> None:
     lines = result.out.splitlines()
     assert lines[0].endswith(": pending") or lines[0].endswith(": processing")
     assert lines[1] == "started: Job processing started"
-    assert [line.split(" (")[0] for line in lines[2:7]] == [f"step {n}" for n in range(1, 6)]
+    assert [line.split(" (")[0] for line in lines[2:7]] == [f"step {n}/5" for n in range(1, 6)]
     assert lines[-1] == "completed: Job processing completed"
 
 
@@ -118,12 +117,105 @@ async def test_errors_are_one_line_on_stderr_with_exit_2(client: Client) -> None
     assert unreachable.code == 2 and "cannot reach" in unreachable.err
 
 
-async def test_list_prints_the_page_of_jobs_newest_first(client: Client) -> None:
+async def test_list_prints_json_lines_newest_first_off_a_terminal(client: Client) -> None:
     first, second = await create_job(client), await create_job(client)
     listed = await cli(client, "list")
     assert listed.code == 0, listed.err
-    assert [job["id"] for job in listed.json["jobs"]] == [second["id"], first["id"]]
-    assert listed.json["next_cursor"] is None
+    assert [json.loads(line)["id"] for line in listed.out.splitlines()] == [
+        second["id"],
+        first["id"],
+    ]
+    assert listed.err == ""  # one page held them all
+
+
+async def test_list_filters_and_follows_cursors(client: Client) -> None:
+    demo = [await create_job(client) for _ in range(3)]
+    noop = (await cli(client, "submit", "--type", "noop", "1")).json
+    await run_to_end(client, noop["id"])
+    newest_first = [job["id"] for job in reversed(demo)]
+
+    def ids(result: Result) -> list[str]:
+        assert result.code == 0, result.err
+        return [json.loads(line)["id"] for line in result.out.splitlines()]
+
+    first_page = await cli(client, "list", "--type", "demo", "--limit", "2")
+    assert ids(first_page) == newest_first[:2]
+    assert "more jobs: --cursor " in first_page.err and "--all" in first_page.err
+    cursor = first_page.err.split("--cursor ")[1].split(",")[0]
+    assert ids(await cli(client, "list", "--type", "demo", "--cursor", cursor)) == newest_first[2:]
+    every = await cli(client, "list", "--type", "demo", "--limit", "1", "--all")
+    assert ids(every) == newest_first and every.err == ""
+    assert ids(await cli(client, "list", "--status", "succeeded", "--type", "noop")) == [noop["id"]]
+    bad = await cli(client, "list", "--limit", "0")
+    assert bad.code == 2 and '"limit" must be an integer from 1 to 500' in bad.err
+    wrong = await cli(client, "list", "--status", "nope")
+    assert wrong.code == 2 and "invalid choice: 'nope'" in wrong.err
+
+
+async def test_submit_sends_every_option(start_app: StartApp) -> None:
+    client = await start_app(job_step_ms=60_000)
+    result = await cli(
+        client, "submit", "--type", "noop", "--priority", "7", "--delay", "30",
+        "--max-attempts", "3", "--timeout", "2.5", "--idempotency-key", "k-1", '{"n": 1}',
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    job = result.json
+    assert (job["type"], job["priority"], job["max_attempts"], job["timeout"]) == (
+        "noop", 7, 3, 2.5,
+    )  # fmt: skip
+    assert 29_000 <= job["run_at"] - job["created"] <= 30_000
+    assert job["idempotency_key"] == "k-1" and job["data"] == {"n": 1}
+    again = await cli(client, "submit", "--idempotency-key", "k-1", '{"n": 2}')
+    assert again.code == 0 and again.json["id"] == job["id"]
+    both = await cli(client, "submit", "--count", "2", "--idempotency-key", "k-2", "1")
+    assert both.code == 2 and "cannot go with --count" in both.err
+
+
+async def test_submit_count_creates_that_many_jobs(client: Client) -> None:
+    result = await cli(client, "submit", "--count", "3", "--type", "noop", "null")
+    assert result.code == 0, result.err
+    jobs = [json.loads(line) for line in result.out.splitlines()]
+    assert len({job["id"] for job in jobs}) == 3 and {job["type"] for job in jobs} == {"noop"}
+
+
+async def test_watch_follows_several_jobs_with_a_line_each_event(start_app: StartApp) -> None:
+    async def broken(job: object, ctx: Any) -> None:
+        raise RuntimeError("disk on fire")
+
+    client = await start_app(handler=broken)
+    failing = (await cli(client, "submit", "1")).json
+    fine = (await cli(client, "submit", "--type", "noop", "1")).json
+    result = await cli(client, "watch", fine["id"], failing["id"])
+    assert result.code == 1, result.err
+    lines = result.out.splitlines()
+    assert f"{fine['id']} completed: Job processing completed" in lines
+    assert f"{failing['id']} error: disk on fire" in lines
+    assert all(line.startswith((fine["id"], failing["id"])) for line in lines)
+    missing = await cli(client, "watch", fine["id"], "nope")
+    assert missing.code == 2
+    assert missing.err.strip() == "jobservice: watch nope: HTTP 404: Job not found"
+    assert f"{fine['id']} completed: Job processing completed" in missing.out.splitlines()
+    twice = await cli(client, "watch", fine["id"], fine["id"])  # followed once
+    assert twice.code == 0 and twice.out.count("completed: Job processing completed") == 1
+
+
+async def test_submit_count_watch_follows_every_job(client: Client) -> None:
+    result = await cli(client, "submit", "--count", "3", "--watch", '"x"')
+    assert result.code == 0, result.err
+    ids = result.err.split()
+    assert len(set(ids)) == 3
+    for job_id in ids:
+        assert f"{job_id} step 5/5" in result.out
+        assert f"{job_id} completed: Job processing completed" in result.out.splitlines()
+
+
+async def test_delete_removes_the_job(client: Client) -> None:
+    job = await create_job(client)
+    deleted = await cli(client, "delete", job["id"])
+    assert deleted.code == 0 and deleted.out.strip() == f"{job['id']} deleted"
+    assert (await client.get(f"/job/{job['id']}")).status == 404
+    again = await cli(client, "delete", job["id"])
+    assert again.code == 2 and again.err.strip() == "jobservice: delete: HTTP 404: Job not found"
 
 
 async def test_cancel_stops_a_running_job_and_prints_it(start_app: StartApp) -> None:
@@ -170,17 +262,17 @@ async def test_the_api_token_is_sent(start_app: StartApp) -> None:
     assert (await cli(client, "watch", job["id"], API_TOKEN="t0k")).code == 0
 
 
-def test_a_terminal_gets_one_live_progress_line() -> None:
-    class Tty(io.StringIO):
-        def isatty(self) -> bool:
-            return True
+COMMANDS = ("serve", "submit", "get", "list", "cancel", "delete", "watch")
 
-    out = Tty()
-    progress = Progress(out)
-    progress.show({"type": "started", "message": "go"})
-    for step in (1, 2):
-        progress.show({"type": "progress", "step": str(step), "processingTime": "5", "data": "x"})
-    progress.show({"type": "completed", "message": "done"})
-    assert out.getvalue() == (
-        "started: go\n\r\x1b[Kstep 1 (5 ms): x\r\x1b[Kstep 2 (5 ms): x\ncompleted: done\n"
-    )
+
+def test_every_command_says_what_it_does() -> None:
+    top = subprocess.run([SCRIPT, "--help"], capture_output=True, text=True, check=True).stdout
+    for name in COMMANDS:
+        assert f"    {name} " in top, name  # listed with its summary
+        text = subprocess.run(
+            [SCRIPT, name, "--help"], capture_output=True, text=True, check=True
+        ).stdout
+        description = text.split("\n\n")[1]  # the usage, then what the command does
+        assert len(description.split()) >= 5, (name, text)
+    watch_help = subprocess.run([SCRIPT, "watch", "--help"], capture_output=True, text=True).stdout
+    assert "progress bar" in watch_help and "exit status: 0" in watch_help

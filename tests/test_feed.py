@@ -75,7 +75,7 @@ async def test_retry_and_cancel_events_reach_the_feed(start_app: StartApp) -> No
     job = await create_job(client)
     await gate.started.wait()
     feed = asyncio.create_task(take_until(client, job["id"], "cancelled", last_event_id="0-0"))
-    await client.delete(f"/job/{job['id']}")
+    await client.post(f"/job/{job['id']}/cancel")
     kinds = [e.json["type"] for e in await feed if e.json["jobId"] == job["id"]]
     assert kinds == ["created", "started", "cancelled"]
 

@@ -1,7 +1,8 @@
-"""Request ids on responses and access-log lines; LOG_FORMAT=json gives JSON lines."""
+"""Request ids, access-log lines, LOG_FORMAT=json, and what start and stop say."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from jobservice.ops.logs import redact
 
 from .conftest import Client, create_job
+from .service import HANG, post_job
 from .sse import parse_stream
 from .test_process import Service
 
@@ -79,3 +81,45 @@ async def test_json_logs_parse_and_carry_the_request_id(tmp_path: Path) -> None:
     assert streamed["path"].endswith("?token=REDACTED")
     finished = [line for line in lines if "succeeded in" in line["message"]]
     assert finished and finished[0]["level"] == "INFO" and finished[0]["request_id"] is None
+
+
+async def wait_for_status(session: aiohttp.ClientSession, url: str, status: str) -> None:
+    async with asyncio.timeout(HANG):
+        while True:
+            async with session.get(url) as response:
+                if (await response.json())["status"] == status:
+                    return
+            await asyncio.sleep(0.02)
+
+
+async def test_start_and_stop_say_what_is_stored_queued_stopped_and_left(
+    tmp_path: Path,
+) -> None:
+    service = Service(tmp_path / "data", JOB_STEP_MS="60000", STOP_GRACE_SECONDS="0.2")
+    await service.start()
+    async with aiohttp.ClientSession() as session:
+        for body in ({"data": 1, "type": "noop"}, {"data": 2, "type": "noop"}):
+            async with session.post(f"{service.url}/job", json=body) as response:
+                done = await response.json()
+        await wait_for_status(session, f"{service.url}/job/{done['id']}", "succeeded")
+        delayed = {"data": 3, "delay_ms": 600_000}
+        async with session.post(f"{service.url}/job", json=delayed) as response:
+            assert response.status == 201
+        running = await post_job(session, service.url, 4)  # a step takes a minute
+        await wait_for_status(session, f"{service.url}/job/{running['id']}", "processing")
+        async with session.get(f"{service.url}/events") as feed:
+            assert feed.status == 200
+            assert await service.stop(signal.SIGTERM) == 0
+    first_run = await service.output()
+    assert "jobs stored: 0; queued to run: 0; workers: 4" in first_run
+    assert "stopping: ending 1 open event streams" in first_run
+    assert (
+        "workers stopped; jobs running: 1 (ended within the grace period: 0; cut off, to run "
+        "again first on the next start: 1); jobs left queued for the next start: 1"
+    ) in first_run
+    assert f"saved to {service.env['DATA_DIR']}: 4 jobs" in first_run
+    await service.start()
+    assert await service.stop(signal.SIGTERM) == 0
+    second_run = (await service.output())[len(first_run) :]
+    assert f"loaded from {service.env['DATA_DIR']}: 4 jobs" in second_run
+    assert "jobs stored: 4; queued to run: 2; workers: 4" in second_run

@@ -63,8 +63,9 @@ async def test_metrics_move_as_a_job_runs(start_app: StartApp) -> None:
     assert value(after, "events_published_total", type="completed") == 2
     assert value(after, "jobs_in_progress") == value(after, "queue_depth") == 0
     assert value(after, "sse_connections") == 0
-    # created, then started and finished for each job: six durable saves at least.
-    assert value(after, "persist_seconds_count") >= 6
+    # created and finished for each job: four durable saves at least (a job's move to
+    # processing is journaled without waiting for the disk).
+    assert value(after, "persist_seconds_count") >= 4
     assert value(after, "redis_errors_total", operation="xadd") == 0
 
 

@@ -21,7 +21,7 @@ async def test_a_sweep_removes_old_ended_jobs_and_their_streams(start_app: Start
     await gate.started.wait()
     pending = await create_job(client, "pending")
     cancelled = await create_job(client, "cancelled")
-    await client.delete(f"/job/{cancelled['id']}")
+    await client.post(f"/job/{cancelled['id']}/cancel")
     assert await client.app[RETENTION].sweep() == 0, "nothing is old enough yet"
     assert await client.app[RETENTION].sweep(now=now_ms() + 61_000) == 1
     assert (await client.get(f"/job/{cancelled['id']}")).status == 404

@@ -7,24 +7,22 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import aiohttp
 
-from .. import __version__
 from ..core import codec
 from ..core.settings import settings_or_exit
 from ..http.server import run
 from . import check
-from .api import DEFAULT_URL, Api, ApiError
+from .api import Api, ApiError
+from .commands import parser
+from .joblist import list_jobs
+from .tracker import REQUEST_FAILED
+from .watching import watch_jobs
 
-# Exit statuses: a job that failed, failed to run or was cancelled is 1; a request that
-# could not be made or was refused is 2 (as argparse's usage errors).
-JOB_FAILED = 1
-REQUEST_FAILED = 2
-FINAL_EVENTS = {"completed": 0, "error": JOB_FAILED, "failed": JOB_FAILED, "cancelled": JOB_FAILED}
-FINAL_STATUSES = {"succeeded": 0, "failed": JOB_FAILED, "cancelled": JOB_FAILED}
-PREVIEW = 60
+# Ended by Ctrl-C: the shell's convention, 128 + SIGINT.
+INTERRUPTED = 130
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,29 +31,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(run(settings_or_exit()))
     if args.command == "check":
         raise SystemExit(check.run(args))
-    raise SystemExit(asyncio.run(client_command(args)))
-
-
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="jobservice", description=__doc__)
-    top.add_argument("--version", action="version", version=f"jobservice {__version__}")
-    top.add_argument(
-        "--url",
-        default=os.environ.get("JOBSERVICE_URL") or DEFAULT_URL,
-        help="the service (default: $JOBSERVICE_URL or %(default)s); $API_TOKEN is sent",
-    )
-    commands = top.add_subparsers(dest="command")
-    commands.add_parser("serve", help="run the service (settings from the environment)")
-    submit = commands.add_parser("submit", help="create a job and print it")
-    submit.add_argument("data", nargs="?", help="the job's data as JSON (or a plain string)")
-    submit.add_argument("-f", "--file", help="read the data from FILE ('-' for stdin)")
-    submit.add_argument("--type", help="the job type (servers with job types)")
-    submit.add_argument("--watch", action="store_true", help="then follow it to the end")
-    for name, text in [("get", "print a job"), ("cancel", "cancel a job"), ("watch", "follow")]:
-        commands.add_parser(name, help=text).add_argument("id")
-    commands.add_parser("list", help="list jobs (servers with GET /jobs)")
-    check.add_parser(commands)
-    return top
+    try:
+        raise SystemExit(asyncio.run(client_command(args)))
+    except KeyboardInterrupt:
+        raise SystemExit(INTERRUPTED) from None
 
 
 async def client_command(args: argparse.Namespace) -> int:
@@ -83,14 +62,34 @@ def show(value: Any) -> int:
 
 
 async def submit(api: Api, args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {"data": read_data(args.data, args.file)}
-    if args.type:
-        body["type"] = args.type
-    job = await api.call("POST", "/job", body)
-    if not args.watch:
-        return show(job)
-    print(job["id"], file=sys.stderr)
-    return await watch_job(api, job["id"])
+    if args.count < 1:
+        raise ValueError("--count must be 1 or more")
+    if args.count > 1 and args.idempotency_key:
+        raise ValueError("--idempotency-key names one job: it cannot go with --count")
+    body = new_job(args, read_data(args.data, args.file))
+    headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
+    jobs = [await api.call("POST", "/job", body, headers=headers) for _ in range(args.count)]
+    if args.watch:
+        print("\n".join(job["id"] for job in jobs), file=sys.stderr)
+        return await watch_jobs(api, [job["id"] for job in jobs])
+    if len(jobs) == 1:
+        return show(jobs[0])
+    print("\n".join(codec.dumps_str(job) for job in jobs))
+    return 0
+
+
+def new_job(args: argparse.Namespace, data: Any) -> dict[str, Any]:
+    """The POST /job body: the data, and each option given."""
+    body: dict[str, Any] = {"data": data}
+    options = {
+        "type": args.type,
+        "priority": args.priority,
+        "delay_ms": None if args.delay is None else round(args.delay * 1000),
+        "max_attempts": args.max_attempts,
+        "timeout": args.timeout,
+    }
+    body.update((name, value) for name, value in options.items() if value is not None)
+    return body
 
 
 def read_data(argument: str | None, file: str | None) -> Any:
@@ -114,83 +113,48 @@ async def get(api: Api, args: argparse.Namespace) -> int:
     return show(await api.call("GET", f"/job/{args.id}"))
 
 
-async def list_jobs(api: Api, args: argparse.Namespace) -> int:
-    return show(await optional_endpoint(api, "GET", "/jobs"))
+async def list_command(api: Api, args: argparse.Namespace) -> int:
+    query = {"limit": str(args.limit)}
+    for name in ("status", "type", "cursor"):
+        if (value := getattr(args, name)) is not None:
+            query[name] = value
+    try:
+        return await list_jobs(api, query, args.all, args.json)
+    except ApiError as exc:
+        raise missing_endpoint(exc, "GET", "/jobs") from None
 
 
 async def cancel(api: Api, args: argparse.Namespace) -> int:
-    return show(await optional_endpoint(api, "POST", f"/job/{args.id}/cancel"))
-
-
-async def optional_endpoint(api: Api, method: str, path: str) -> Any:
-    """Call an endpoint that older servers lack; say so plainly when it is missing."""
     try:
-        return await api.call(method, path)
+        return show(await api.call("POST", f"/job/{args.id}/cancel"))
     except ApiError as exc:
-        if exc.status in (404, 405) and exc.message in ("Not Found", "Method Not Allowed"):
-            raise ValueError(f"this server has no {method} {path.split('/')[1]} endpoint "
-                             f"({method} {path} is {exc.status})") from None  # fmt: skip
-        raise
+        raise missing_endpoint(exc, "POST", f"/job/{args.id}/cancel") from None
+
+
+async def delete(api: Api, args: argparse.Namespace) -> int:
+    await api.call("DELETE", f"/job/{args.id}")
+    print(f"{args.id} deleted")
+    return 0
+
+
+def missing_endpoint(exc: ApiError, method: str, path: str) -> Exception:
+    """Older servers lack some endpoints: say so plainly (a ValueError), else re-raise."""
+    if exc.status in (404, 405) and exc.message in ("Not Found", "Method Not Allowed"):
+        resource = path.split("/")[1]
+        return ValueError(f"this server has no {method} {resource} endpoint "
+                          f"({method} {path} is {exc.status})")  # fmt: skip
+    return exc
 
 
 async def watch(api: Api, args: argparse.Namespace) -> int:
-    return await watch_job(api, args.id)
-
-
-async def watch_job(api: Api, job_id: str) -> int:
-    progress = Progress(sys.stdout)
-    async for event in api.events(job_id):
-        progress.show(event)
-        if event.get("type") in FINAL_EVENTS:
-            progress.end()
-            return FINAL_EVENTS[event["type"]]
-    progress.end()
-    job = await api.call("GET", f"/job/{job_id}")  # the stream ended early: ask for the status
-    print(f"{job_id}: {job['status']}")
-    return FINAL_STATUSES.get(job["status"], JOB_FAILED)
-
-
-class Progress:
-    """One line per event; on a terminal, progress rewrites one live line instead."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.live = out.isatty()
-        self._open = False
-
-    def show(self, event: dict[str, Any]) -> None:
-        line = describe(event)
-        if self.live and event.get("type") == "progress":
-            self.out.write(f"\r\x1b[K{line}")
-            self._open = True
-        else:
-            self.end()
-            self.out.write(line + "\n")
-        self.out.flush()
-
-    def end(self) -> None:
-        if self._open:
-            self.out.write("\n")
-            self._open = False
-
-
-def describe(event: dict[str, Any]) -> str:
-    kind = event.get("type", "?")
-    if kind == "initial":
-        job = event.get("job", {})
-        return f"{job.get('id')}: {job.get('status')}"
-    if kind == "progress":
-        data = str(event.get("data", ""))
-        data = data if len(data) <= PREVIEW else data[: PREVIEW - 3] + "..."
-        return f"step {event.get('step')} ({event.get('processingTime')} ms): {data}"
-    message = event.get("message")
-    return f"{kind}: {message}" if message else str(kind)
+    return await watch_jobs(api, args.ids)
 
 
 COMMANDS = {
     "submit": submit,
     "get": get,
-    "list": list_jobs,
+    "list": list_command,
     "cancel": cancel,
+    "delete": delete,
     "watch": watch,
 }

@@ -1,4 +1,4 @@
-"""Errors that stop the service from starting; each message says what to do."""
+"""Errors the domain raises to its callers; each message says what to do."""
 
 from __future__ import annotations
 
@@ -13,3 +13,11 @@ class CorruptFileError(StartupError):
 
 class DataDirInUse(StartupError):
     """Another process holds the data directory's lock."""
+
+
+class QueueFullError(Exception):
+    """As many jobs wait as the queue may hold; the client should come back later."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The queue is full ({limit} jobs waiting); retry later")
+        self.limit = limit

@@ -20,6 +20,8 @@ COMPLETED_MESSAGE = "Job processing completed"
 CANCELLED_MESSAGE = "Job cancelled"
 FAILED_MESSAGE = "Job failed"
 RESTARTED_MESSAGE = "Job restarted after an interrupted run"
+DELETED_MESSAGE = "Job deleted"
+EXPIRED_MESSAGE = "Job removed by retention"
 
 
 def event(kind: EventType, job_id: str, **fields: object) -> Event:
@@ -54,6 +56,14 @@ def stalled(job: Job, message: str) -> Event:
 
 def retry(job: Job, delay_ms: int) -> Event:
     return event(EventType.RETRY, job.id, attempt=job.attempts, delay=delay_ms, error=job.error)
+
+
+def deleted(job: Job, message: str = DELETED_MESSAGE) -> Event:
+    """Announced on the feed once the job and its stream are gone; `status` is the one it
+    had then (so a dashboard can take it off the right counter)."""
+    return event(
+        EventType.DELETED, job.id, jobType=job.type, status=job.status.value, message=message
+    )
 
 
 def ended(job: Job) -> Event:

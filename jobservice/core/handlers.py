@@ -29,16 +29,16 @@ class JobContext:
         self.last_seen = time.monotonic()
         self._report = report
 
-    async def progress(self, data: Any) -> None:
+    async def progress(self, data: Any, total: int | None = None) -> None:
+        """One step done; `total`, if the handler knows it, is how many steps there are in
+        all (clients then show a bar with a percentage)."""
         self.last_seen = time.monotonic()
         now = now_ms()
         output = self.job.output if self.job.output is not None else []
-        step = {
-            "step": len(output) + 1,
-            "timestamp": now,
-            "processingTime": now - self.started,
-            "data": data,
-        }
+        step: dict[str, Any] = {"step": len(output) + 1}
+        if total is not None:
+            step["total"] = total
+        step.update(timestamp=now, processingTime=now - self.started, data=data)
         await self._report(self.job, step)
 
 
@@ -54,6 +54,6 @@ def demo_handler(step_ms: int) -> Handler:
             preview = preview[:PREVIEW_CHARS] + "..."
         for number in range(1, DEMO_STEPS + 1):
             await asyncio.sleep(step_ms / 1000)
-            await ctx.progress(f"Processed chunk {number} of data: {preview}")
+            await ctx.progress(f"Processed chunk {number} of data: {preview}", DEMO_STEPS)
 
     return process

@@ -35,6 +35,8 @@ class EventType(StrEnum):
     RETRY = "retry"
     STALLED = "stalled"
     CANCELLED = "cancelled"
+    # Only in the feed: the job and its stream were removed (DELETE /job/{id}, retention).
+    DELETED = "deleted"
 
 
 TERMINAL_EVENTS = frozenset({EventType.COMPLETED, EventType.ERROR, EventType.CANCELLED})

@@ -11,6 +11,7 @@ from aiohttp.typedefs import Middleware
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from ..core.handlers import Handler
+from ..core.models import Status
 from ..core.registry import build_registry
 from ..core.settings import Settings
 from ..ops.metrics import Metrics
@@ -38,8 +39,9 @@ from .keys import (
     STORE,
     WORKER,
 )
-from .requestlog import request_ids, send_request_id
+from .requestlog import AccessLogger, protocol_logger, request_ids, send_request_id
 from .routes import setup_routes
+from .security import security_headers
 from .wire import OpenStreams
 
 logger = logging.getLogger(__name__)
@@ -50,7 +52,9 @@ COMMANDS = 64
 
 def create_app(settings: Settings, handler: Handler | None = None) -> web.Application:
     """`handler`, if given, runs the default job type instead of the built-in demo."""
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    # Given to aiohttp's connection handler, so the test server logs as run() does.
+    handler_args = {"logger": protocol_logger(), "access_log_class": AccessLogger}
+    app = web.Application(client_max_size=settings.max_body_bytes, handler_args=handler_args)
     app.middlewares.extend(middlewares(app, settings))
     app[SETTINGS] = settings
     app[REGISTRY] = build_registry(settings, handler)
@@ -65,20 +69,21 @@ def create_app(settings: Settings, handler: Handler | None = None) -> web.Applic
         worker,
         retention,
     ])  # fmt: skip
-    app.on_response_prepare.append(send_request_id)
+    app.on_response_prepare.extend([send_request_id, security_headers])
     app.on_shutdown.append(close_streams)
     setup_routes(app)
     return app
 
 
 def middlewares(app: web.Application, settings: Settings) -> list[Middleware]:
-    """Outermost first: request ids, CORS preflights, auth, then JSON errors."""
-    chain: list[Middleware] = [request_ids]
+    """Outermost first: request ids, JSON errors (so that an error in any middleware below is
+    JSON too), CORS preflights, then auth."""
+    chain: list[Middleware] = [request_ids, json_errors]
     if settings.cors_origins:
         chain.append(setup_cors(app, parse_origins(settings.cors_origins)))
     if settings.api_token:
         chain.append(require_token(settings.api_token))
-    return [*chain, json_errors]
+    return chain
 
 
 async def data_dir_lock(app: web.Application) -> AsyncIterator[None]:
@@ -155,8 +160,25 @@ async def worker(app: web.Application) -> AsyncIterator[None]:
     app[WORKER] = Worker(app[STORE], app[EVENTS], app[REGISTRY], settings, app[METRICS])
     await app[WORKER].start()
     watch_gauges(app)
+    logger.info(
+        "jobs stored: %d; queued to run: %d; workers: %d",
+        len(app[STORE]), len(app[WORKER].queue), max(1, settings.worker_concurrency),
+    )  # fmt: skip
     yield
+    running = app[WORKER].running
     await app[WORKER].stop(settings.stop_grace_seconds)
+    log_left(app[STORE], running)
+
+
+def log_left(store: JobStore, running: int) -> None:
+    """What the stop did to running jobs, and what waits for the next start."""
+    cut_off = sum(1 for _ in store.with_status(Status.PROCESSING))
+    pending = sum(1 for _ in store.with_status(Status.PENDING))
+    logger.info(
+        "workers stopped; jobs running: %d (ended within the grace period: %d; cut off, to run "
+        "again first on the next start: %d); jobs left queued for the next start: %d",
+        running, running - cut_off, cut_off, pending,
+    )  # fmt: skip
 
 
 async def retention(app: web.Application) -> AsyncIterator[None]:
@@ -168,7 +190,13 @@ async def retention(app: web.Application) -> AsyncIterator[None]:
     )
     yield
     stop.set()
-    await sweeping
+    # A sweep waiting for room in the outbox (Redis away, events piling up) must not hold
+    # up the stop. The jobs it removed are gone from disk; streams it had not yet deleted
+    # expire by their time to live.
+    finished, _ = await asyncio.wait({sweeping}, timeout=settings.shutdown_timeout)
+    if not finished:
+        sweeping.cancel()
+    await asyncio.gather(sweeping, return_exceptions=True)
 
 
 def watch_gauges(app: web.Application) -> None:
@@ -181,4 +209,6 @@ def watch_gauges(app: web.Application) -> None:
 
 
 async def close_streams(app: web.Application) -> None:
+    if count := len(app[OPEN_STREAMS]):
+        logger.info("stopping: ending %d open event streams", count)
     app[OPEN_STREAMS].close_all()

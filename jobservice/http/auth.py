@@ -11,7 +11,7 @@ from aiohttp.typedefs import Handler, Middleware
 from .dashboard import is_dashboard
 from .errors import json_error
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/favicon.ico"})
 # A browser's EventSource cannot send headers, so event streams also take ?token=.
 TOKEN_PARAM = "token"
 STREAM_PATHS = ("/stream", "/events")
@@ -47,4 +47,11 @@ def _presented(request: web.Request) -> str | None:
 
 
 def _matches(presented: str | None, expected: bytes) -> bool:
-    return presented is not None and hmac.compare_digest(presented.encode(), expected)
+    if presented is None:
+        return False
+    try:
+        # aiohttp keeps header bytes that are not UTF-8 as surrogates: these give them back.
+        given = presented.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(given, expected)

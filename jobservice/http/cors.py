@@ -9,7 +9,7 @@ from .errors import json_error
 
 ANY_ORIGIN = "*"
 ALLOW_METHODS = "GET, POST, DELETE, OPTIONS"
-ALLOW_HEADERS = "Authorization, Content-Type, Last-Event-ID, X-Request-ID"
+ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, Last-Event-ID, X-Request-ID"
 EXPOSE_HEADERS = "Location, X-Request-ID"
 PREFLIGHT_MAX_AGE = "600"
 

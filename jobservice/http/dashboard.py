@@ -17,7 +17,16 @@ FILES_PREFIX = "/dashboard/"
 CONTENT_TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascript"}
 # Only the files shipped with the package, by name: nothing else under STATIC_DIR is reachable.
 FILES = frozenset(path.name for path in STATIC_DIR.iterdir() if path.suffix in CONTENT_TYPES)
-NO_CACHE = {"Cache-Control": "no-cache"}
+# The page loads only its own files and talks only to this service; it has Cancel buttons,
+# so no other site may frame it.
+CONTENT_POLICY = "; ".join([
+    "default-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+    "object-src 'none'",
+])  # fmt: skip
+HEADERS = {"Cache-Control": "no-cache", "Content-Security-Policy": CONTENT_POLICY}
 
 
 def is_dashboard(path: str) -> bool:
@@ -25,7 +34,7 @@ def is_dashboard(path: str) -> bool:
 
 
 async def dashboard_page(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(PAGE, headers=NO_CACHE)
+    return web.FileResponse(PAGE, headers=HEADERS)
 
 
 async def dashboard_file(request: web.Request) -> web.FileResponse:
@@ -34,7 +43,7 @@ async def dashboard_file(request: web.Request) -> web.FileResponse:
         raise json_error(web.HTTPNotFound, "No such dashboard file")
     path = STATIC_DIR / name
     content_type = f"{CONTENT_TYPES[path.suffix]}; charset=utf-8"
-    return web.FileResponse(path, headers={**NO_CACHE, "Content-Type": content_type})
+    return web.FileResponse(path, headers={**HEADERS, "Content-Type": content_type})
 
 
 def setup_dashboard(app: web.Application) -> None:

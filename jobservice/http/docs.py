@@ -8,8 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from ..core import codec
-from .keys import REGISTRY
-from .openapi import document
+from .openapi import served_document
 
 STYLE = """
 body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -70,5 +69,5 @@ def _json(value: Any) -> str:
 
 
 async def docs_page(request: web.Request) -> web.Response:
-    page = render(document(request.app[REGISTRY].names))
+    page = render(served_document(request.app))
     return web.Response(text=page, content_type="text/html")

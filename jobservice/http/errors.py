@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ..core.codec import dumps_str
+from ..ops.logs import redact
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         logger.debug("client went away during %s %s", request.method, request.path)
         return web.Response(status=CLIENT_CLOSED, reason="Client Closed Request")
     except Exception:
-        logger.exception("unhandled error on %s %s", request.method, request.path)
+        logger.exception("unhandled error on %s %s", request.method, redact(request.path))
         return web.json_response({"error": "Internal server error"}, status=500, dumps=dumps_str)
 
 

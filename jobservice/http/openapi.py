@@ -11,7 +11,7 @@ from ..core import codec
 from ..core.models import Status
 from ..core.request import MAX_KEY_CHARS
 from .dashboard import FILES as DASHBOARD_FILES
-from .keys import REGISTRY
+from .keys import REGISTRY, SETTINGS
 from .listing import DEFAULT_LIMIT
 from .schemas import JSON, SCHEMAS, ref, with_job_types
 from .validation import IDEMPOTENCY_KEY, MAX_PAGE
@@ -121,8 +121,8 @@ PATHS: dict[str, Any] = {
             "parameters": [
                 query(
                     "status",
-                    {"enum": [status.value for status in Status]},
-                    "Only jobs with this status",
+                    {"enum": ["", *(status.value for status in Status)]},
+                    "Only jobs with this status (empty: any status, as when left out)",
                 ),
                 query("type", {"type": "string"}, "Only jobs of this type"),
                 query(
@@ -156,18 +156,27 @@ PATHS: dict[str, Any] = {
             },
         },
         "delete": {
-            "summary": "Cancel a job (the same as POST /job/{id}/cancel)",
-            "description": "Cancels the job; it is kept, with status cancelled.",
+            "summary": "Delete a job",
+            "description": "A pending or running job is cancelled first (its watchers get "
+            "`cancelled`); then the job and its event stream are removed, GET /job/{id} "
+            "answers 404, and the feed (GET /events) announces it with a `deleted` event. "
+            "To stop a job and keep it, use POST /job/{id}/cancel.",
             "operationId": "deleteJob",
             "parameters": [JOB_ID],
-            "responses": CANCEL_RESPONSES,
+            "responses": {
+                "204": {"description": "The job is gone"},
+                "401": UNAUTHORIZED,
+                "404": NOT_FOUND,
+                "503": error("The deletion could not be stored"),
+            },
         },
     },
     "/job/{id}/cancel": {
         "post": {
             "summary": "Cancel a job",
             "description": "A pending job leaves the queue; a running job's handler is "
-            "cancelled. A `cancelled` event ends the job's open streams.",
+            "cancelled. A `cancelled` event ends the job's open streams. The job is kept, "
+            "with status cancelled (DELETE /job/{id} removes it).",
             "operationId": "cancelJob",
             "parameters": [JOB_ID],
             "responses": CANCEL_RESPONSES,
@@ -194,9 +203,9 @@ PATHS: dict[str, Any] = {
     "/events": {
         "get": {
             "summary": "Watch every job's events (Server-Sent Events)",
-            "description": "The events of all jobs, `created` included, each with its feed id "
-            "as `id:`. Without Last-Event-ID, only those published from now on. The response "
-            "does not end by itself.",
+            "description": "The events of all jobs, `created` and `deleted` included, each "
+            "with its feed id as `id:`. Without Last-Event-ID, only those published from now "
+            "on. The response does not end by itself.",
             "operationId": "events",
             "security": STREAM_AUTH,
             "parameters": [LAST_EVENT_ID],
@@ -262,6 +271,19 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/favicon.ico": {
+        "get": {
+            "summary": "The dashboard's icon",
+            "operationId": "favicon",
+            "security": PUBLIC,
+            "responses": {
+                "200": {
+                    "description": "An SVG image",
+                    "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
     "/": {"get": DASHBOARD | {"operationId": "dashboardRoot"}},
     "/dashboard": {"get": DASHBOARD | {"operationId": "dashboard"}},
     "/dashboard/{file}": {
@@ -292,14 +314,20 @@ PATHS: dict[str, Any] = {
     },
 }
 
+ABOUT = "Submit work over HTTP, watch it happen over SSE, get the result. "
+WITH_TOKEN = (
+    "This server has an API token: send `Authorization: Bearer <token>`; event streams "
+    "also take `?token=`. "
+)
+WITHOUT_TOKEN = "This server needs no token (API_TOKEN is not set). "
+REQUEST_IDS = "Every response carries an `X-Request-ID` header."
+
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
         "title": "jobservice",
         "version": __version__,
-        "description": "Submit work over HTTP, watch it happen over SSE, get the result. "
-        "With API_TOKEN set, send `Authorization: Bearer <token>`; event streams also take "
-        "`?token=`. Every response carries an `X-Request-ID` header.",
+        "description": ABOUT + WITH_TOKEN + REQUEST_IDS,
     },
     "paths": PATHS,
     "components": {
@@ -313,12 +341,36 @@ SPEC: dict[str, Any] = {
 }
 
 
-def document(job_types: list[str]) -> dict[str, Any]:
-    """SPEC for a server with these job types (POST /job refuses any other)."""
+def document(job_types: list[str], token: bool) -> dict[str, Any]:
+    """SPEC for a server with these job types (POST /job refuses any other), with or
+    without an API token: the document a server serves describes that server."""
     components = {**SPEC["components"], "schemas": with_job_types(SCHEMAS, job_types)}
-    return {**SPEC, "components": components}
+    spec = {**SPEC, "components": components}
+    return spec if token else without_token(spec)
+
+
+def without_token(spec: dict[str, Any]) -> dict[str, Any]:
+    """No security requirement anywhere, no 401 answers and no security schemes."""
+    paths = {
+        path: {method: _open(operation) for method, operation in operations.items()}
+        for path, operations in spec["paths"].items()
+    }
+    schemes = "securitySchemes"
+    components = {name: v for name, v in spec["components"].items() if name != schemes}
+    info = {**spec["info"], "description": ABOUT + WITHOUT_TOKEN + REQUEST_IDS}
+    rest = {name: value for name, value in spec.items() if name != "security"}
+    return {**rest, "info": info, "paths": paths, "components": components}
+
+
+def _open(operation: dict[str, Any]) -> dict[str, Any]:
+    responses = {status: r for status, r in operation["responses"].items() if status != "401"}
+    kept = {name: value for name, value in operation.items() if name != "security"}
+    return {**kept, "responses": responses}
+
+
+def served_document(app: web.Application) -> dict[str, Any]:
+    return document(app[REGISTRY].names, token=bool(app[SETTINGS].api_token))
 
 
 async def openapi_json(request: web.Request) -> web.Response:
-    spec = document(request.app[REGISTRY].names)
-    return web.json_response(spec, dumps=codec.dumps_str)
+    return web.json_response(served_document(request.app), dumps=codec.dumps_str)

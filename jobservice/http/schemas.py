@@ -11,7 +11,7 @@ from .validation import IDEMPOTENCY_KEY
 JSON = "application/json"
 MS = "Milliseconds since the epoch"
 EVENT_FIELDS = ("jobId", "timestamp", "message", "step", "processingTime", "data", "attempt",
-                "delay", "error", "jobType")  # fmt: skip
+                "delay", "error", "jobType", "status", "total")  # fmt: skip
 
 
 def ref(name: str) -> dict[str, str]:
@@ -96,6 +96,10 @@ SCHEMAS: dict[str, Any] = {
         "required": ["step", "timestamp", "processingTime", "data"],
         "properties": {
             "step": {"type": "integer", "minimum": 1},
+            "total": {
+                "type": "integer",
+                "description": "How many steps the job has in all, when its handler says",
+            },
             "timestamp": {"type": "integer"},
             "processingTime": {"type": "integer", "description": "Milliseconds since started"},
             "data": {"description": "What the handler reported"},
@@ -114,8 +118,9 @@ SCHEMAS: dict[str, Any] = {
     "Event": {
         "type": "object",
         "description": "`initial` carries the job; every field of the other events is a string. "
-        "`created` is only in the feed; `retry`, `stalled`, `cancelled` and `created` are "
-        "additions to the original service's events that a client may ignore",
+        "`created` and `deleted` are only in the feed; `retry`, `stalled`, `cancelled`, "
+        "`created` and `deleted` are additions to the original service's events that a client "
+        "may ignore",
         "required": ["type"],
         "properties": {
             "type": {"enum": [kind.value for kind in EventType]},

@@ -13,9 +13,13 @@ from ..core.handlers import Handler
 from ..core.settings import Settings
 from ..ops.logs import configure_logging
 from .app import create_app
-from .requestlog import AccessLogger
 
 logger = logging.getLogger(__name__)
+
+# Connections the kernel holds for us before we accept them (it caps this at somaxconn).
+# aiohttp's default of 128 drops SYNs when thousands of watchers connect at once, and each
+# dropped client waits out TCP's retransmission backoff (1, 3, 7, 15 ... seconds).
+LISTEN_BACKLOG = 4096
 
 
 def raise_open_file_limit() -> None:
@@ -54,7 +58,7 @@ def run(settings: Settings, handler: Handler | None = None) -> int:
             port=settings.port,
             shutdown_timeout=settings.shutdown_timeout,
             print=None,
-            access_log_class=AccessLogger,
+            backlog=LISTEN_BACKLOG,
             loop=loop,
         )
     except StartupError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +26,12 @@ from .listing import DEFAULT_LIMIT, ListQuery, decode_cursor
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 MAX_PAGE = 500
+# What orjson reads as an integer and writes back: outside this it reads a float, inexactly.
+INT64 = range(-(2**63), 2**64)
+# Only a body with a run of this many digits can hold an integer outside INT64.
+LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# A value quoted in an error message is cut to this many characters.
+SHOWN_CHARS = 40
 
 
 def bad_request(message: str) -> web.HTTPException:
@@ -45,14 +53,59 @@ def job_request(
 
 
 def integer(fields: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
-    value = fields.get(name, default)
+    given = value = fields.get(name, default)
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # 86.0 is the integer 86 in JSON (and in JavaScript)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise bad_request(
-            f'"{name}" must be an integer from {low} to {high}, got {codec.dumps_str(value)}'
-        )
+        raise bad_request(f'"{name}" must be an integer from {low} to {high}, got {shown(given)}')
     return value
+
+
+def shown(value: Any) -> str:
+    """A value from the request as JSON for an error message, cut short."""
+    try:
+        text = codec.dumps_str(value)
+    except TypeError:  # orjson's JSONEncodeError, e.g. an integer it cannot write
+        text = repr(value)
+    return cut(text)
+
+
+def cut(text: str) -> str:
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}... ({len(text)} chars)"
+
+
+def integer_beyond_64_bits(raw: bytes) -> str | None:
+    """An integer in the `data` of the JSON body `raw` that would not be kept exact, or None.
+
+    orjson reads integers outside INT64 as floats, silently rounded. Only `data` is stored as
+    sent: the other fields are checked against ranges, and unknown ones are ignored. The
+    standard library's parser, asked only when a long run of digits appears, says which
+    literal it was."""
+    if LONG_DIGITS.search(raw) is None:
+        return None
+    try:
+        body = json.loads(raw, parse_int=_exact_or_literal)
+    except ValueError:  # orjson has accepted it; the standard library is the more lenient
+        return None
+    stack = [body.get("data")] if isinstance(body, dict) else []
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Inexact):
+            return str(item)
+        if isinstance(item, dict | list):
+            stack.extend(item.values() if isinstance(item, dict) else item)
+    return None
+
+
+class Inexact(str):
+    """An integer literal outside INT64, as it was written."""
+
+
+def _exact_or_literal(literal: str) -> int | Inexact:
+    # Up to 21 characters, int() is cheap; anything longer is out of range anyway.
+    if len(literal) <= 21 and (value := int(literal)) in INT64:
+        return value
+    return Inexact(literal)
 
 
 def _idempotency_key(headers: Mapping[str, str]) -> str | None:
@@ -61,7 +114,18 @@ def _idempotency_key(headers: Mapping[str, str]) -> str | None:
         return None
     if not 0 < len(key) <= MAX_KEY_CHARS:
         raise bad_request(f"{IDEMPOTENCY_KEY} must be 1 to {MAX_KEY_CHARS} characters")
+    if not _is_utf8(key):
+        raise bad_request(f"{IDEMPOTENCY_KEY} must be UTF-8 text")
     return key
+
+
+def _is_utf8(header: str) -> bool:
+    """aiohttp keeps bytes that are not UTF-8 as lone surrogates, which cannot be stored."""
+    try:
+        header.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _timeout(body: dict[str, Any], default: float | None) -> float | None:
@@ -76,7 +140,7 @@ def _timeout(body: dict[str, Any], default: float | None) -> float | None:
     ):
         raise bad_request(
             f'"timeout" must be a number of seconds above 0 and at most {MAX_TIMEOUT}, or null; '
-            f"got {codec.dumps_str(value)}"
+            f"got {shown(value)}"
         )
     return float(value)
 
@@ -85,7 +149,7 @@ def _job_type(body: dict[str, Any], registry: Registry) -> str:
     name = body.get("type", DEFAULT_TYPE)
     if not isinstance(name, str) or name not in registry:
         known = ", ".join(registry.names)
-        raise bad_request(f"Unknown job type {codec.dumps_str(name)}; known types: {known}")
+        raise bad_request(f"Unknown job type {shown(name)}; known types: {known}")
     return name
 
 
@@ -94,7 +158,7 @@ def list_query(params: Mapping[str, str]) -> ListQuery:
     unknown = sorted(set(params) - {"status", "type", "limit", "cursor"})
     if unknown:
         raise bad_request(
-            f"Unknown query parameter {unknown[0]!r}: use status, type, limit, cursor"
+            f"Unknown query parameter {shown(unknown[0])}: use status, type, limit, cursor"
         )
     return ListQuery(
         status=_status(params.get("status")),
@@ -111,15 +175,17 @@ def _status(raw: str | None) -> Status | None:
         return Status(raw)
     except ValueError:
         known = ", ".join(status.value for status in Status)
-        raise bad_request(f"Unknown status {raw!r}; known statuses: {known}") from None
+        raise bad_request(f"Unknown status {shown(raw)}; known statuses: {known}") from None
 
 
 def _limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
-        raise bad_request(f'"limit" must be an integer from 1 to {MAX_PAGE}, got {raw!r}')
-    return int(raw)
+    # ASCII digits only (str.isdigit also takes "²" and "٣"), and few enough for int().
+    digits = raw.lstrip("0")
+    if re.fullmatch("[0-9]{1,3}", digits) is None or not 1 <= int(digits) <= MAX_PAGE:
+        raise bad_request(f'"limit" must be an integer from 1 to {MAX_PAGE}, got {shown(raw)}')
+    return int(digits)
 
 
 def _cursor(raw: str | None) -> tuple[int, str] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..core import codec
 from ..core.models import Job
@@ -13,7 +14,7 @@ from . import sse
 from .errors import json_error
 from .keys import REGISTRY, SETTINGS, STORE, WORKER
 from .listing import page
-from .validation import job_request, list_query
+from .validation import cut, integer_beyond_64_bits, job_request, list_query
 
 JOB_NOT_FOUND = "Job not found"
 # Sent with 429: the queue drains at the workers' pace; a second is a fair first wait.
@@ -59,6 +60,17 @@ async def cancel_job(request: web.Request) -> web.Response:
     return web.json_response(job.to_dict(), dumps=codec.dumps_str)
 
 
+async def delete_job(request: web.Request) -> web.Response:
+    try:
+        deleted = await request.app[WORKER].delete(_job(request))
+    except OSError as exc:
+        message = f"The deletion could not be stored: {exc}"
+        raise json_error(web.HTTPServiceUnavailable, message) from None
+    if not deleted:  # another request deleted it meanwhile
+        raise json_error(web.HTTPNotFound, JOB_NOT_FOUND)
+    return web.Response(status=204)
+
+
 async def stream_job(request: web.Request) -> web.StreamResponse:
     return await sse.stream_job(request, _job(request))
 
@@ -75,7 +87,7 @@ def _job(request: web.Request) -> Job:
 
 
 async def _json_object(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
+    raw = await _body(request)
     if not raw.strip():
         raise json_error(web.HTTPBadRequest, f"Request body is empty: {BODY_HINT}")
     try:
@@ -91,4 +103,22 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
             f"Request body is nested deeper than {codec.MAX_DEPTH} levels of arrays and objects"
         )
         raise json_error(web.HTTPBadRequest, message)
+    if (literal := integer_beyond_64_bits(raw)) is not None:
+        message = (
+            f'"data" has the integer {cut(literal)}, outside -2^63 to 2^64-1, which would '
+            "not be kept exact: send it as a string"
+        )
+        raise json_error(web.HTTPBadRequest, message)
     return body
+
+
+async def _body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.RequestPayloadError as exc:
+        # A body aiohttp could not decode (bad chunks, a broken Content-Encoding).
+        cause = exc.__cause__
+        detail = cause.message if isinstance(cause, HttpProcessingError) else str(exc)
+        error = json_error(web.HTTPBadRequest, f"Request body could not be read: {detail}")
+        error.force_close()  # the rest of the body cannot be read: the connection is done
+        raise error from None

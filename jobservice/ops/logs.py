@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
 from contextvars import ContextVar
+from urllib.parse import unquote_plus
 
 from pythonjsonlogger.json import JsonFormatter
-from yarl import URL
 
-# Query parameters never written to a log (the stream endpoints accept ?token=).
+# Query parameters never written to a log (the stream endpoints accept ?token=), in any case.
 SECRET_PARAMS = frozenset({"token"})
 REDACTED = "REDACTED"
+# A query parameter in a URL, a request line or a parser's error message: its name and value.
+QUERY_PARAM = re.compile(r"(?<=[?&;])([^=&;?#\s'\"]+)=([^&;#\s'\"]*)")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -37,9 +40,14 @@ def configure_logging(level: str, fmt: str = "text") -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
-def redact(path_qs: str) -> str:
-    url = URL(path_qs)
-    if not SECRET_PARAMS.intersection(url.query):
-        return path_qs
-    query = [(k, REDACTED if k in SECRET_PARAMS else v) for k, v in url.query.items()]
-    return str(url.with_query(query))
+def redact(text: str) -> str:
+    """`text` with the value of every secret query parameter replaced; the name is matched
+    in any case and percent-encoding, so ?TOKEN= and ?%74oken= are caught too."""
+    return QUERY_PARAM.sub(_redact_param, text)
+
+
+def _redact_param(match: re.Match[str]) -> str:
+    name = match.group(1)
+    if unquote_plus(name).strip().lower() in SECRET_PARAMS:
+        return f"{name}={REDACTED}"
+    return match.group(0)

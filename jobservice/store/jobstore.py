@@ -111,7 +111,7 @@ class JobStore:
             gc.enable()
         self._journal = await self._open_journal(files.generation + 1, (files.seq or 0) + 1)
         self._marker.start()
-        logger.info("loaded %d jobs from %s", len(self), self.data_dir)
+        logger.info("loaded from %s: %d jobs", self.data_dir, len(self))
         if leftover or files.unsealed:
             self._start_compaction()
 
@@ -144,6 +144,7 @@ class JobStore:
         await self._journal.close()
         if self._journal.entries == 0:
             await asyncio.to_thread(self._journal.path.unlink, missing_ok=True)
+        logger.info("saved to %s: %d jobs", self.data_dir, len(self))
 
     def _written(self) -> int:
         """The sequence number of the last record on disk."""
@@ -173,6 +174,17 @@ class JobStore:
         begun = time.perf_counter()
         await self._journal.append({"put": job.to_dict()})
         self._observer.persisted(time.perf_counter() - begun)
+        self._compact_if_due()
+
+    def save_soon(self, job: Job) -> None:
+        """Journal the job as it is now, in order with every other change, without waiting for
+        the disk: for a change that a crash may lose without harm."""
+        assert self._journal is not None
+        self._journal.append_soon({"put": job.to_dict()})
+        self._compact_if_due()
+
+    def _compact_if_due(self) -> None:
+        assert self._journal is not None
         # Rewriting the snapshot costs O(jobs), so do it once the journal is as long as the
         # snapshot: the cost per change stays constant however many jobs are stored.
         threshold = max(self.compact_every, len(self._jobs))

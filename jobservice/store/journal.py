@@ -25,6 +25,19 @@ logger = logging.getLogger(__name__)
 fsync = aiofiles.os.wrap(os.fsync)
 
 
+def _write_and_sync(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    # fdatasync flushes the data and the file's new size (what reading it back needs), not
+    # its timestamps: the same durability for an append, at a fraction of fsync's latency.
+    os.fdatasync(fd)
+
+
+# One trip to the thread pool per batch: the write and its fsync together.
+write_and_sync = aiofiles.os.wrap(_write_and_sync)
+
+
 class Journal:
     """One JSON line per change, appended in batches: every waiting writer shares one fsync."""
 
@@ -55,10 +68,15 @@ class Journal:
     async def append(self, record: dict[str, Any]) -> None:
         """Return once the record is on disk; raise OSError if it could not be written."""
         waiter = asyncio.get_running_loop().create_future()
-        self._pending.append(codec.dumps(record))
         self._waiters.append(waiter)
-        self._wakeup.set()
+        self.append_soon(record)
         await waiter
+
+    def append_soon(self, record: Any) -> None:
+        """Queue the record for the next write, in order, without waiting for it: for changes
+        that a crash may lose (a failed write is logged)."""
+        self._pending.append(codec.dumps(record))
+        self._wakeup.set()
 
     async def close(self) -> None:
         """Write what is pending, then close the file."""
@@ -96,11 +114,7 @@ class Journal:
 
     async def _write(self, data: bytes) -> None:
         try:
-            view = memoryview(data)
-            while view:
-                written = await self._file.write(view)
-                view = view[written:]
-            await fsync(self._file.fileno())
+            await write_and_sync(self._file.fileno(), data)
         except OSError:
             # Cut off a partial line, so the next batch starts on a clean line.
             await asyncio.to_thread(os.ftruncate, self._file.fileno(), self._size)

@@ -75,7 +75,8 @@ class EventLog:
         found: Any = await self._redis.xrevrange(key, count=1)
         return str(found[0][0]) if found else FROM_START
 
-    async def forget(self, job_ids: list[str]) -> None:
-        """Delete these jobs' streams (their events stay in the feed until it is trimmed)."""
-        if job_ids:
-            await self._redis.delete(*(job_stream(job_id) for job_id in job_ids))
+    async def forget(self, job_id: str, announcement: Event) -> None:
+        """Delete the job's stream once the events queued for it are written, then announce
+        it on the feed (where the job's events stay until the feed is trimmed)."""
+        await self._outbox.delete(job_stream(job_id))
+        await self.announce(announcement)

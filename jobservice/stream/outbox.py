@@ -37,6 +37,8 @@ class Entry:
     maxlen: int
     expire: int | None
     id: StreamId | None = None
+    # Not an entry: the stream's deletion, in order after the entries queued before it.
+    drop: bool = False
 
 
 class Outbox:
@@ -84,11 +86,19 @@ class Outbox:
     ) -> None:
         """Queue an entry for a stream capped at about `maxlen`; `expire` (seconds) sets the
         stream's time to live once the entry is written."""
+        await self._queue(Entry(stream, fields, maxlen, expire))
+
+    async def delete(self, stream: str) -> None:
+        """Queue the stream's deletion: entries queued for it before are written first, so
+        none of them can bring the stream back afterwards."""
+        await self._queue(Entry(stream, {}, 0, None, drop=True))
+
+    async def _queue(self, entry: Entry) -> None:
         while len(self._entries) >= self._limit:
             self._room.clear()
             await self._room.wait()
-        self._entries.append(Entry(stream, fields, maxlen, expire))
-        self._waiting[stream] += 1
+        self._entries.append(entry)
+        self._waiting[entry.stream] += 1
         self._empty.clear()
         self._wakeup.set()
 
@@ -114,6 +124,8 @@ class Outbox:
     async def _flush_batch(self) -> None:
         batch = [self._entries[i] for i in range(min(BATCH, len(self._entries)))]
         for entry in batch:
+            if entry.drop:
+                continue
             if entry.stream not in self._last:
                 await self._learn_last_id(entry.stream)
             if entry.id is None:
@@ -128,7 +140,7 @@ class Outbox:
             self._waiting[entry.stream] -= 1
             if not self._waiting[entry.stream]:
                 del self._waiting[entry.stream]
-            if entry.expire is not None:  # the stream's last entry: stop tracking it
+            if entry.expire is not None or entry.drop:  # the stream's end: stop tracking it
                 self._last.pop(entry.stream, None)
         if len(self._entries) < self._limit:
             self._room.set()
@@ -138,6 +150,9 @@ class Outbox:
     async def _send(self, batch: list[Entry]) -> list[Any]:
         pipe = self._redis.pipeline(transaction=False)
         for entry in batch:
+            if entry.drop:
+                pipe.delete(entry.stream)
+                continue
             assert entry.id is not None
             fields: dict[Any, Any] = entry.fields
             pipe.xadd(entry.stream, fields, id=_text(entry.id), maxlen=entry.maxlen)

@@ -1,6 +1,8 @@
-// The dashboard: the job list and counters fed by GET /events, a submit form, a job's detail.
+// The dashboard: the job list, counters and live charts fed by GET /events, a submit form that
+// folds away, a job's detail.
 import { api, streamUrl, token } from "./api.js";
 import { Board, ENDED, StepCounts, advance, view, viewFromCreated } from "./jobs.js";
+import { LiveCharts } from "./livecharts.js";
 import {
   h, jobRow, logLine, outputSteps, renderCounts, summary, text, updateRow,
 } from "./render.js";
@@ -10,6 +12,7 @@ const PAGE_SIZE = 50;
 const COUNT_PAGES = 40;
 const RETRY_MS = 5000;
 const FINAL_EVENTS = new Set(["completed", "error", "cancelled"]);
+const SUBMIT_OPEN_KEY = "jobservice.submitOpen";
 
 const $ = (selector) => document.querySelector(selector);
 const board = new Board();
@@ -314,6 +317,19 @@ function onResubmit() {
   submit(body, showDetailMessage);
 }
 
+// --- the submit form folds away; the page remembers how it was left --------------------
+
+function setUpFold() {
+  const panel = $("#submit-panel");
+  panel.open = localStorage.getItem(SUBMIT_OPEN_KEY) === "true";
+  panel.addEventListener("toggle", () => localStorage.setItem(SUBMIT_OPEN_KEY, String(panel.open)));
+  $("#new-job").addEventListener("click", () => {
+    panel.open = true;
+    panel.scrollIntoView({ block: "nearest" });
+    $("#job-type").focus({ preventScroll: true });
+  });
+}
+
 // --- wiring ---------------------------------------------------------------------------
 
 function onToken(event) {
@@ -332,6 +348,8 @@ function onFilter(event) {
 
 function start() {
   $("#token").value = token.get();
+  setUpFold();
+  new LiveCharts($("#charts"), board).start();
   for (const type of types) $("#types").append(h("option", { value: type }));
   renderCounts($("#counts"), board.tally());
   $("#token-form").addEventListener("submit", onToken);

@@ -23,13 +23,17 @@ export function view(job) {
     status: job.status,
     created: job.created,
     updated: job.updated || job.created,
+    started: job.started ?? null,
     step: job.output ? job.output.length : 0,
   };
 }
 
 export function viewFromCreated(event) {
   const at = Number(event.timestamp);
-  return { id: event.jobId, type: event.jobType, status: "pending", created: at, updated: at, step: 0 };
+  return {
+    id: event.jobId, type: event.jobType, status: "pending", created: at, updated: at,
+    started: null, step: 0,
+  };
 }
 
 // Apply one event; events older than what we know (a listing can be newer than a feed event
@@ -41,6 +45,7 @@ export function advance(job, event) {
   job.status = status;
   job.updated = at;
   if (RESETS.has(event.type)) job.step = 0;
+  if (event.type === "started") job.started = at;
   if (event.type === "progress") job.step = Math.max(job.step, Number(event.step) || 0);
   return true;
 }

@@ -35,7 +35,8 @@ export function jobRow(job) {
   const button = h("button", { type: "button", class: "job-open" },
     h("span", { class: "badge" }),
     h("span", { class: "job-type" }, job.type),
-    h("code", { class: "job-id", title: job.id }, job.id.slice(0, 8)),
+    // Ids are UUIDv7: they start with the time, so the random end tells jobs apart.
+    h("code", { class: "job-id", title: job.id }, job.id.slice(-8)),
     h("time", { class: "job-time" }, time(job.created)),
     h("span", { class: "job-progress" }, bar, h("span", { class: "step" })));
   const row = h("li", { class: "job", "data-job-id": job.id }, button);

@@ -1,0 +1,112 @@
+"""Redis key names of the Redis job store: which shard a job lives on, and each shard's keys.
+
+Everything about a job lives on its shard, under the shard's hash tag, so every change to a
+job (record, queue, lease, indexes, idempotency key) is one script on one cluster slot:
+
+    <prefix>:{<tag>}:job:<id>    hash: the job's fields and its lease
+    <prefix>:{<tag>}:out:<id>    list: the job's output steps (JSON)
+    <prefix>:{<tag>}:idem:<key>  string: the id of the job made with this Idempotency-Key
+    <prefix>:{<tag>}:ready       zset: due jobs, score -priority, member "<arrival ms>:<id>"
+    <prefix>:{<tag>}:delayed     zset: jobs waiting for run_at, score run_at, member id
+    <prefix>:{<tag>}:leases      zset: running jobs, score lease deadline (Redis clock), id
+    <prefix>:{<tag>}:created     zset: every job, score created, member id (for listing)
+    <prefix>:{<tag>}:ended       zset: ended jobs, score updated, member id (for retention)
+    <prefix>:meta                hash: the shard count the data was written with
+
+A job's shard is written into the last four hex digits of its id (the low random bits of a
+UUIDv7), so the id alone finds the job. A job with an Idempotency-Key goes to the key's
+shard, so the key and the job are claimed together.
+"""
+
+from __future__ import annotations
+
+import binascii
+import itertools
+import zlib
+from dataclasses import dataclass
+from string import hexdigits
+
+SLOTS = 16384
+ID_LENGTH = 36
+SHARD_DIGITS = 4
+
+
+def key_slot(key: str) -> int:
+    """The Redis Cluster slot of a key: CRC16 (XMODEM) of its hash tag, or of the key."""
+    start = key.find("{")
+    if start != -1:
+        end = key.find("}", start + 1)
+        if end > start + 1:
+            key = key[start + 1 : end]
+    return binascii.crc_hqx(key.encode(), 0) % SLOTS
+
+
+def shard_tag(shard: int, shards: int) -> str:
+    """A hash tag for the shard whose slot falls in the shard's own 1/shards of the slot
+    space: a cluster with its slots split evenly over its masters gets the shards evenly."""
+    for n in itertools.count():
+        tag = f"q{shard}.{n}"
+        if key_slot(tag) * shards // SLOTS == shard:
+            return tag
+    raise AssertionError("unreachable")
+
+
+def shard_of(job_id: str, shards: int) -> int | None:
+    """The shard a job id names; None if it is not an id this store gave out."""
+    tail = job_id[-SHARD_DIGITS:]
+    if len(job_id) != ID_LENGTH or not all(c in hexdigits for c in tail):
+        return None
+    return int(tail, 16) % shards
+
+
+def on_shard(job_id: str, shard: int, shards: int) -> str:
+    """The id with its last random bits changed so that it names `shard`."""
+    value = int(job_id[-SHARD_DIGITS:], 16)
+    value = value - value % shards + shard
+    if value >= 16**SHARD_DIGITS:
+        value -= shards
+    return f"{job_id[:-SHARD_DIGITS]}{value:0{SHARD_DIGITS}x}"
+
+
+def key_shard(idempotency_key: str, shards: int) -> int:
+    return zlib.crc32(idempotency_key.encode()) % shards
+
+
+@dataclass(frozen=True, slots=True)
+class ShardKeys:
+    base: str  # "<prefix>:{<tag>}:": scripts build per-job keys from it
+    ready: str
+    delayed: str
+    leases: str
+    created: str
+    ended: str
+
+    @classmethod
+    def of(cls, prefix: str, shard: int, shards: int) -> ShardKeys:
+        base = f"{prefix}:{{{shard_tag(shard, shards)}}}:"
+        return cls(
+            base, *(base + name for name in ("ready", "delayed", "leases", "created", "ended"))
+        )
+
+    def job(self, job_id: str) -> str:
+        return f"{self.base}job:{job_id}"
+
+    def out(self, job_id: str) -> str:
+        return f"{self.base}out:{job_id}"
+
+    def idem(self, idempotency_key: str) -> str:
+        return f"{self.base}idem:{idempotency_key}"
+
+
+def meta_key(prefix: str) -> str:
+    return f"{prefix}:meta"
+
+
+def work_channel(prefix: str) -> str:
+    """Pub/sub: a message whenever a job is queued (or requeued), to wake idle workers."""
+    return f"{prefix}:work"
+
+
+def cancel_channel(prefix: str, owner: str) -> str:
+    """Pub/sub: the ids of jobs this owner holds whose cancel was requested."""
+    return f"{prefix}:cancel:{owner}"
