@@ -72,7 +72,7 @@ class Journal:
         self.append_soon(record)
         await waiter
 
-    def append_soon(self, record: Any) -> None:
+    def append_soon(self, record: dict[str, Any]) -> None:
         """Queue the record for the next write, in order, without waiting for it: for changes
         that a crash may lose (a failed write is logged)."""
         self._pending.append(codec.dumps(record))
