@@ -397,10 +397,11 @@ def main() -> None:
         for stored in sizes:
             cost = asyncio.run(bench_persistence.change_cost(stored, changes, writers=64))
             print(f"{stored:>12,} {cost['serial_us']:>12.1f} {cost['grouped_us']:>12.1f}")
-        print("startup (load snapshot), seconds")
+        print("startup (load snapshot, fresh process)")
+        print(f"{'stored jobs':>12} {'seconds':>12} {'bytes/job':>12}")
         for stored in startups:
-            seconds = bench_persistence.startup_cost(stored)
-            print(f"{stored:>12,} {seconds:>12.2f}", flush=True)
+            seconds, per_job = bench_persistence.startup_cost(stored)
+            print(f"{stored:>12,} {seconds:>12.2f} {per_job:>12,.0f}", flush=True)
         if stored == 1_000_000:
             targets.append(("startup, 1M jobs", f"{seconds:.2f} s", "< 5 s", seconds < 5))
         print()

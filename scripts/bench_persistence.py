@@ -93,20 +93,31 @@ OPEN_STORE = """
 import asyncio, sys, time
 from pathlib import Path
 from jobservice.store.jobstore import JobStore
+def rss_kb():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
 async def main():
+    before = rss_kb()
     started = time.perf_counter()
-    await JobStore(Path(sys.argv[1])).open()
-    print(time.perf_counter() - started)
+    store = JobStore(Path(sys.argv[1]))
+    await store.open()
+    seconds = time.perf_counter() - started
+    print(seconds, (rss_kb() - before) * 1024 / max(1, len(store)))
 asyncio.run(main())
 """
 
 
-def startup_cost(stored: int) -> float:
+def startup_cost(stored: int) -> tuple[float, float]:
+    """Seconds to open a store of `stored` finished jobs in a fresh process, and the bytes of
+    memory each stored job holds once loaded (RSS growth over the job count; peak RSS is
+    inherited from this process across exec, so it would say nothing)."""
     with tempfile.TemporaryDirectory(prefix="bench-start-") as tmp:
         write_snapshot(Path(tmp), stored)
         command = [sys.executable, "-c", OPEN_STORE, tmp]
         output = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
-    return float(output.stdout)
+    seconds, per_job = output.stdout.split()
+    return float(seconds), float(per_job)
 
 
 def free_port() -> int:
@@ -170,9 +181,10 @@ def main() -> None:
         print(f"{stored:>12,} {cost['serial_us']:>12.1f} {cost['grouped_us']:>12.1f} "
               f"{cost['grouped_us'] / base:>11.2f}x")  # fmt: skip
 
-    print("\nstartup (load snapshot), seconds")
+    print("\nstartup (load snapshot, fresh process): seconds, memory per stored job")
     for stored in startups:
-        print(f"{stored:>12,} {startup_cost(stored):>12.2f}")
+        seconds, per_job = startup_cost(stored)
+        print(f"{stored:>12,} {seconds:>12.2f} {per_job:>10,.0f} B")
 
     seconds = 3 if args.quick else 5
     client, bare = http_post_rate(None, seconds)
