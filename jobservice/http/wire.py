@@ -3,7 +3,6 @@ pings, the open responses (ended together on shutdown), and what a Last-Event-ID
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, contextmanager
 
@@ -11,10 +10,9 @@ from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
 
 from ..core import codec
-from ..stream.hub import Delivery
+from ..stream.hub import Delivery, is_stream_id
 
 LAST_EVENT_ID = "Last-Event-ID"
-STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
 
 def frame(event: object, entry_id: str | None = None) -> bytes:
@@ -66,7 +64,7 @@ class OpenStreams:
 
 
 def resume_point(last_event_id: str | None) -> str | None:
-    """The stream id to resume after, if the client sent a valid Last-Event-ID."""
-    if last_event_id and STREAM_ID.fullmatch(last_event_id.strip()):
-        return last_event_id.strip()
+    """The stream id to resume after, if the client sent one that Redis would take."""
+    if last_event_id and is_stream_id(candidate := last_event_id.strip()):
+        return candidate
     return None
