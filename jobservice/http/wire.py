@@ -3,8 +3,8 @@ pings, the open responses (ended together on shutdown), and what a Last-Event-ID
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractAsyncContextManager, contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
@@ -34,11 +34,17 @@ async def send(response: EventSourceResponse, event: Mapping[str, object],
     await response.write(frame(event, entry_id))
 
 
-def open_stream(
+@asynccontextmanager
+async def open_stream(
     request: web.Request, ping_seconds: float
-) -> AbstractAsyncContextManager[EventSourceResponse]:
+) -> AsyncIterator[EventSourceResponse]:
     """The event-stream response; aiohttp-sse sends a ping comment every `ping_seconds`."""
-    return sse_response(request, ping_interval=ping_seconds)
+    if request.transport is None:
+        # The client left while the stream was being looked up (aiohttp-sse would fail an
+        # assert): as when a write finds it gone.
+        raise ConnectionResetError("the client went away before the stream started")
+    async with sse_response(request, ping_interval=ping_seconds) as response:
+        yield response
 
 
 class OpenStreams:
