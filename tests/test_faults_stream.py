@@ -119,6 +119,7 @@ async def test_a_stream_redis_will_not_read_is_dropped_alone(start_app: StartApp
     await streams_open(client, 2)
     async with asyncio.timeout(HANG):
         assert kinds(await read_events(client, broken)) == ["initial"]
+        assert await read_events(client, broken, last_event_id="1-0") == []
     gate.open.set()
     async with asyncio.timeout(HANG):
         assert kinds(await clean) == ["initial", *LIVE]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from ..core.events import Entry, Event, history
 from ..core.models import TERMINAL_EVENTS, TERMINAL_STATUSES, EventType, Job, StreamId, stream_id
@@ -142,6 +142,10 @@ async def _relay(response: EventSourceResponse, hub: StreamHub, relay: Relay) ->
                 async with hub.follow(relay.key, sent.id) as inbox:
                     await _send_from(inbox, response, relay, sent)
                     return
+            except ResponseError as exc:
+                # Redis refuses this stream (it is not a stream, say): no retry will help.
+                logger.warning("stream %s: Redis refuses it (%s); ending", relay.key, exc)
+                return
             except RedisError as exc:
                 logger.warning("stream %s: read failed (%s); retrying", relay.key, exc)
                 await asyncio.sleep(RETRY_SECONDS)
@@ -173,7 +177,7 @@ async def _send_from(
                 return
             continue
         if delivery is None:
-            logger.warning("stream %s: Redis refuses to read it; ending the response", relay.key)
+            logger.warning("stream %s: Redis refuses it (the hub dropped it); ending", relay.key)
             return
         if delivery.position <= sent.position:
             continue  # sent already (a watcher catching up may see an entry twice)
