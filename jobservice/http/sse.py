@@ -6,15 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from dataclasses import dataclass
 
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from ..core.events import Entry, Event, history
 from ..core.models import TERMINAL_EVENTS, TERMINAL_STATUSES, EventType, Job, StreamId, stream_id
+from ..core.tasks import let_go
 from ..stream.eventlog import FEED_STREAM, FROM_START, EventLog, job_stream
 from ..stream.hub import Inbox, StreamHub
 from . import wire
@@ -57,7 +57,7 @@ async def stream_job(request: web.Request, job: Job) -> web.StreamResponse:
     key = job_stream(job.id)
     after = wire.resume_point(request.headers.get(wire.LAST_EVENT_ID))
     rebuilt = await _rebuilt_history(events, job, after)
-    if after is not None and (rebuilt == [] or await is_terminal(events, key, after)):
+    if after is not None and (rebuilt == [] or await has_all(events, key, after)):
         # The client has every event; 204 is what makes a browser's EventSource stop retrying.
         return web.Response(status=204)
     async with wire.open_stream(request, settings.sse_ping_seconds) as response:
@@ -68,12 +68,17 @@ async def stream_job(request: web.Request, job: Job) -> web.StreamResponse:
                 await wire.send(response, fields, entry_id)
             return response
 
-        async def expired_tail(after: str) -> list[Entry] | None:
-            # The stream went while we watched (a TTL, retention): end with the job's end.
-            gone = job.status in TERMINAL_STATUSES and await events.expired(job.id)
-            return history(job)[-1:] if gone else None
+        async def finished_tail(after: str) -> list[Entry] | None:
+            """Once the job has ended: its last event if its stream went while we watched (a
+            TTL, retention); nothing if the client is past the stream's end (it resumed from
+            a later id). Else None: more may come."""
+            if job.status not in TERMINAL_STATUSES:
+                return None
+            if await events.expired(job.id):
+                return history(job)[-1:]
+            return [] if await has_all(events, key, after) else None
 
-        relay = Relay(key, after or FROM_START, settings.stream_block_ms, idle=expired_tail)
+        relay = Relay(key, after or FROM_START, settings.stream_block_ms, idle=finished_tail)
         await follow(request, response, relay)
     return response
 
@@ -108,23 +113,23 @@ async def _rebuilt_history(events: EventLog, job: Job, after: str | None) -> lis
 async def follow(request: web.Request, response: EventSourceResponse, relay: Relay) -> None:
     """Relay the stream to the response until the relay ends, the client leaves or the
     service stops (which ends every open stream)."""
-    pump = asyncio.create_task(_relay(response, request.app[EVENTS].hub, relay))
+    hub = request.app[EVENTS].hub
+    pump = asyncio.create_task(_relay(response, hub, relay), name=f"relay {relay.key}")
     try:
         with request.app[OPEN_STREAMS].track(response):
             await response.wait()
     finally:
-        pump.cancel()
-        with suppress(asyncio.CancelledError):
-            await pump
+        await let_go(pump)
 
 
-async def is_terminal(events: EventLog, key: str, entry_id: str) -> bool:
-    """Whether the event stored under `entry_id` is the job's last one."""
+async def has_all(events: EventLog, key: str, after: str) -> bool:
+    """Whether the stream has ended (its last entry is a job's last event) at or before
+    `after`: then nothing more will come after `after`."""
     try:
-        event = await events.entry(key, entry_id)
+        last = await events.last_entry(key)
     except RedisError:
-        return False  # the relay retries the read until Redis answers
-    return event is not None and event.get("type") in TERMINAL_EVENTS
+        return False  # Redis is away: follow the stream, whose reads are retried
+    return last is not None and ends_job(last[1]) and stream_id(after) >= stream_id(last[0])
 
 
 async def _relay(response: EventSourceResponse, hub: StreamHub, relay: Relay) -> None:
@@ -137,6 +142,10 @@ async def _relay(response: EventSourceResponse, hub: StreamHub, relay: Relay) ->
                 async with hub.follow(relay.key, sent.id) as inbox:
                     await _send_from(inbox, response, relay, sent)
                     return
+            except ResponseError as exc:
+                # Redis refuses this stream (it is not a stream, say): no retry will help.
+                logger.warning("stream %s: Redis refuses it (%s); ending", relay.key, exc)
+                return
             except RedisError as exc:
                 logger.warning("stream %s: read failed (%s); retrying", relay.key, exc)
                 await asyncio.sleep(RETRY_SECONDS)
@@ -167,6 +176,9 @@ async def _send_from(
                     await wire.send(response, tail_event, tail_id)
                 return
             continue
+        if delivery is None:
+            logger.warning("stream %s: Redis refuses it (the hub dropped it); ending", relay.key)
+            return
         if delivery.position <= sent.position:
             continue  # sent already (a watcher catching up may see an entry twice)
         await response.write(wire.delivery_frame(delivery))

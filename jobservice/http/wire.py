@@ -3,18 +3,16 @@ pings, the open responses (ended together on shutdown), and what a Last-Event-ID
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractAsyncContextManager, contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
 
 from ..core import codec
-from ..stream.hub import Delivery
+from ..stream.hub import Delivery, is_stream_id
 
 LAST_EVENT_ID = "Last-Event-ID"
-STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
 
 def frame(event: object, entry_id: str | None = None) -> bytes:
@@ -36,11 +34,17 @@ async def send(response: EventSourceResponse, event: Mapping[str, object],
     await response.write(frame(event, entry_id))
 
 
-def open_stream(
+@asynccontextmanager
+async def open_stream(
     request: web.Request, ping_seconds: float
-) -> AbstractAsyncContextManager[EventSourceResponse]:
+) -> AsyncIterator[EventSourceResponse]:
     """The event-stream response; aiohttp-sse sends a ping comment every `ping_seconds`."""
-    return sse_response(request, ping_interval=ping_seconds)
+    if request.transport is None:
+        # The client left while the stream was being looked up (aiohttp-sse would fail an
+        # assert): as when a write finds it gone.
+        raise ConnectionResetError("the client went away before the stream started")
+    async with sse_response(request, ping_interval=ping_seconds) as response:
+        yield response
 
 
 class OpenStreams:
@@ -66,7 +70,7 @@ class OpenStreams:
 
 
 def resume_point(last_event_id: str | None) -> str | None:
-    """The stream id to resume after, if the client sent a valid Last-Event-ID."""
-    if last_event_id and STREAM_ID.fullmatch(last_event_id.strip()):
-        return last_event_id.strip()
+    """The stream id to resume after, if the client sent one that Redis would take."""
+    if last_event_id and is_stream_id(candidate := last_event_id.strip()):
+        return candidate
     return None

@@ -10,7 +10,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from ..core.events import Event
+from ..core.events import Entry, Event
 from ..core.models import TERMINAL_EVENTS
 from ..core.observer import Observer, Unobserved
 from .hub import StreamHub
@@ -61,14 +61,14 @@ class EventLog:
         stream = job_stream(job_id)
         return not self._outbox.holds(stream) and not await self._redis.exists(stream)
 
-    async def entry(self, key: str, entry_id: str) -> Event | None:
-        """The event stored under `entry_id` in stream `key`, if the stream still has it."""
+    async def last_entry(self, key: str) -> Entry | None:
+        """The stream's newest entry, if it has one."""
         try:
-            found: Any = await self._redis.xrange(key, entry_id, entry_id)
+            found: Any = await self._redis.xrevrange(key, count=1)
         except RedisError:
             self._observer.redis_failed("xrange")
             raise
-        return found[0][1] if found else None
+        return (found[0][0], found[0][1]) if found else None
 
     async def last_id(self, key: str) -> str:
         """The id of the stream's newest entry: reading after it gets only what comes next."""

@@ -1,11 +1,12 @@
 """Publishing to Redis Streams in order, exactly once, through Redis outages.
 
 Every XADD goes through one outbox, flushed by one task in pipelined batches. Each entry gets
-an explicit stream id before its first attempt, so a retry after an ambiguous failure (the
-command reached Redis, the reply did not reach us) is refused by Redis as "equal or smaller
-than the top item" instead of being written twice. While Redis is away the outbox holds up to
-`limit` entries; past that, publishers wait for room (the worker slows down, nothing is lost).
-"""
+an explicit stream id before its first attempt and keeps it, so a retry after an ambiguous
+failure (the commands reached Redis, the replies did not reach us) is refused by Redis as
+"equal or smaller than the top item" instead of being written twice; a refused entry is then
+looked up by its id, and counts as written if Redis has it. While Redis is away the outbox
+holds up to `limit` entries; past that, publishers wait for room (the worker slows down,
+nothing is lost)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from ..core.models import StreamId, now_ms, stream_id
 from ..core.observer import Observer, Unobserved
+from ..core.tasks import let_go
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +70,7 @@ class Outbox:
             async with asyncio.timeout(grace):
                 await self._empty.wait()
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await let_go(self._task)
         if self._entries:
             logger.warning("%d events not written: Redis unreachable at stop", len(self._entries))
 
@@ -131,10 +132,11 @@ class Outbox:
             if entry.id is None:
                 entry.id = self._next_id(entry.stream)
         results = await self._send(batch)
+        kept = await self._kept(batch, results)
         for entry, result in zip(batch, results, strict=True):
-            if isinstance(result, ResponseError) and ALREADY_WRITTEN in str(result):
-                await self._settle_refused(entry)
-            elif isinstance(result, Exception):
+            if _refused(result) and (entry.stream, entry.id) not in kept:
+                await self._move_past_top(entry)
+            elif isinstance(result, Exception) and not _refused(result):
                 raise result
             self._entries.popleft()
             self._waiting[entry.stream] -= 1
@@ -168,11 +170,28 @@ class Outbox:
                 raise expired
         return replies
 
-    async def _settle_refused(self, entry: Entry) -> None:
-        """Redis refused our id: fine if the entry is ours (a retry); else the clock went back."""
-        top = await self._redis.xrevrange(entry.stream, count=1)
-        if top and top[0][1] == entry.fields:
-            return
+    async def _kept(self, batch: list[Entry], results: list[Any]) -> set[tuple[str, Any]]:
+        """The entries Redis refused because it has them already, under their ids: written
+        by an earlier attempt whose reply was lost (a timeout, a pause, a dropped connection),
+        maybe with entries after them. Found by id, never by the stream's top."""
+        refused = [entry for entry, result in zip(batch, results, strict=True) if _refused(result)]
+        if not refused:
+            return set()
+        pipe = self._redis.pipeline(transaction=False)
+        for entry in refused:
+            assert entry.id is not None
+            pipe.xrange(entry.stream, _text(entry.id), _text(entry.id))
+        found = await pipe.execute()
+        return {
+            (entry.stream, entry.id)
+            for entry, stored in zip(refused, found, strict=True)
+            if stored and stored[0][1] == entry.fields
+        }
+
+    async def _move_past_top(self, entry: Entry) -> None:
+        """Redis refused an id it does not have: the stream is ahead of this clock (written by
+        a process whose clock ran ahead). The id was never written and never can be (it is
+        below the top), so the entry can take a new one after the top."""
         logger.warning(
             "stream %s is ahead of this clock; continuing after its last entry", entry.stream
         )
@@ -190,6 +209,11 @@ class Outbox:
         next_id = (ms, 0) if ms > last_ms else (last_ms, last_seq + 1)
         self._last[stream] = next_id
         return next_id
+
+
+def _refused(result: Any) -> bool:
+    """Whether an XADD reply is Redis refusing an id at or below the stream's top."""
+    return isinstance(result, ResponseError) and ALREADY_WRITTEN in str(result)
 
 
 def _text(entry_id: StreamId) -> str:
