@@ -17,7 +17,7 @@ def test_an_empty_environment_gives_the_defaults() -> None:
     assert settings.data_dir == Path("data")
     assert settings.redis_url is None
     assert settings.job_step_ms == 1000
-    assert settings.worker_concurrency == 4
+    assert settings.worker_concurrency == 32
     assert settings.log_level == "INFO"
     assert settings.max_body_bytes == 1 * MiB == 1_048_576
     assert settings == Settings()

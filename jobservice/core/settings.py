@@ -22,7 +22,9 @@ class Settings:
     job_step_ms: int = 1000
     # "asyncio"; "uvloop" (pip install 'jobservice[speed]'); "auto": uvloop if installed.
     event_loop: str = "asyncio"
-    worker_concurrency: int = 4
+    # Jobs that run at once. Handlers are async and mostly wait (I/O), and a job costs the
+    # loop little while it waits, so the default is generous (arq and SAQ default to 10).
+    worker_concurrency: int = 32
     # Jobs that may wait in the queue; past this POST /job answers 429 with Retry-After.
     queue_limit: int = 10_000
     log_level: str = "INFO"
