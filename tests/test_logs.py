@@ -111,7 +111,7 @@ async def test_start_and_stop_say_what_is_stored_queued_stopped_and_left(
             assert feed.status == 200
             assert await service.stop(signal.SIGTERM) == 0
     first_run = await service.output()
-    assert "jobs stored: 0; queued to run: 0; workers: 4" in first_run
+    assert "jobs stored: 0; queued to run: 0; workers: 32" in first_run
     assert "stopping: ending 1 open event streams" in first_run
     assert (
         "workers stopped; jobs running: 1 (ended within the grace period: 0; cut off, to run "
@@ -122,4 +122,4 @@ async def test_start_and_stop_say_what_is_stored_queued_stopped_and_left(
     assert await service.stop(signal.SIGTERM) == 0
     second_run = (await service.output())[len(first_run) :]
     assert f"loaded from {service.env['DATA_DIR']}: 4 jobs" in second_run
-    assert "jobs stored: 4; queued to run: 2; workers: 4" in second_run
+    assert "jobs stored: 4; queued to run: 2; workers: 32" in second_run
