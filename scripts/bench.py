@@ -65,6 +65,11 @@ class Service:
                 return int(line.split()[1])
         return 0
 
+    def cpu_seconds(self) -> float:
+        """CPU time the service has used (user + system), from /proc."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def redis_clients(self) -> int | str:
         from redis import Redis
 
@@ -165,6 +170,8 @@ class WatchPart:
     lost: int = 0
     duplicated: int = 0
     ended_early: int = 0
+    # CPU seconds this client process used while measuring: is the client the bottleneck?
+    cpu_seconds: float = 0.0
 
 
 async def _watch_many(url: str, job_ids: list[str], count: int, signals: Any) -> WatchPart:
@@ -211,7 +218,9 @@ async def _watch_many(url: str, job_ids: list[str], count: int, signals: Any) ->
         tasks = [asyncio.create_task(watcher(job_ids[i % len(job_ids)])) for i in range(count)]
         await asyncio.to_thread(go.wait)
         state["measuring"] = True
+        cpu = time.process_time()
         await asyncio.to_thread(stop.wait)
+        part.cpu_seconds = time.process_time() - cpu
         state["measuring"] = False
         for task in tasks:
             task.cancel()
@@ -225,12 +234,15 @@ def _watch_child(url: str, job_ids: list[str], count: int, signals: Any, results
 
 
 async def _start_tick_jobs(url: str, count: int) -> list[str]:
-    body = {"type": "tick", "data": {"steps": 1_000_000, "interval_ms": TICK_MS}}
+    """`count` tick jobs with their phases spread evenly over TICK_MS: a steady rate of
+    events, not a burst of `count` events once every TICK_MS."""
     async with aiohttp.ClientSession() as session:
         ids = []
-        for _ in range(count):
-            async with session.post(f"{url}/job", json=body) as response:
-                ids.append((await response.json())["id"])
+        for number in range(count):
+            data = {"steps": 1_000_000, "interval_ms": TICK_MS,
+                    "phase_ms": number * TICK_MS / count}  # fmt: skip
+            async with session.post(f"{url}/job", json={"type": "tick", "data": data}) as got:
+                ids.append((await got.json())["id"])
         return ids
 
 
@@ -270,7 +282,9 @@ def watchers(count: int) -> dict[str, Any]:
         time.sleep(2.0)  # let the connects settle before reading memory
         rss_after, clients_after = service.rss_kb(), service.redis_clients()
         signals[1].set()
+        server_cpu = service.cpu_seconds()
         time.sleep(MEASURE_SECONDS)
+        server_cpu = service.cpu_seconds() - server_cpu
         signals[2].set()
         parts = [results.get(timeout=120) for _ in children]
         for child in children:
@@ -293,6 +307,9 @@ def watchers(count: int) -> dict[str, Any]:
         "statuses": dict(statuses), "errors": dict(errors),
         "lost": sum(p.lost for p in parts), "duplicated": sum(p.duplicated for p in parts),
         "ended_early": sum(p.ended_early for p in parts), "service_alive": alive,
+        # Percent of one core while measuring: the service, and each client process.
+        "server_cpu_pct": 100 * server_cpu / MEASURE_SECONDS,
+        "client_cpu_pct": [round(100 * p.cpu_seconds / MEASURE_SECONDS) for p in parts],
     }  # fmt: skip
 
 
