@@ -49,6 +49,13 @@ def test_an_empty_environment_gives_the_defaults() -> None:
         ("JOB_TIMEOUT", "30", "job_timeout", 30.0),
         ("STALL_SECONDS", "2.5", "stall_seconds", 2.5),
         ("RETRY_BASE_MS", "50", "retry_base_ms", 50),
+        ("STORE", "redis", "store", "redis"),
+        ("JOB_LEASE_SECONDS", "2.5", "job_lease_seconds", 2.5),
+        ("REDIS_STORE_SHARDS", "4", "redis_store_shards", 4),
+        ("REDIS_STRICT_ORDER", "no", "redis_strict_order", False),
+        ("REDIS_WAIT_REPLICAS", "1", "redis_wait_replicas", 1),
+        ("PROCESSES", "2", "processes", 2),
+        ("REUSE_PORT", "1", "reuse_port", True),
     ],
 )
 def test_each_variable_is_parsed_to_its_type(
@@ -88,6 +95,22 @@ def test_a_non_numeric_port_raises_a_value_error_naming_port(raw: str) -> None:
 def test_a_non_numeric_count_raises_a_value_error_naming_it(name: str) -> None:
     with pytest.raises(ValueError, match=name):
         Settings.from_env({name: "lots"})
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"STORE": "postgres"}, "STORE"),
+        ({"PROCESSES": "0"}, "PROCESSES"),
+        ({"REDIS_STORE_SHARDS": "-1"}, "REDIS_STORE_SHARDS"),
+        ({"JOB_LEASE_SECONDS": "0"}, "JOB_LEASE_SECONDS"),
+    ],
+)
+def test_values_that_cannot_work_are_refused_naming_the_setting(
+    env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ValueError, match=named):
+        Settings.from_env(env)
 
 
 def test_without_a_mapping_the_process_environment_is_read(

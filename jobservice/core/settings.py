@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 MiB = 1024 * 1024
+STORES = ("files", "redis")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,27 @@ class Settings:
     # Jobs that ended longer ago than this are removed, streams included; swept this often.
     retention_seconds: float = 7 * 24 * 3600.0
     retention_sweep_seconds: float = 60.0
+    # Where job records, the run queue and idempotency keys live: "files" (jobs.json,
+    # queue.json and a journal under DATA_DIR; one process) or "redis" (in Redis at
+    # REDIS_URL, shared by every process on it; see docs/scaling.md).
+    store: str = "files"
+    # Redis store: a running job's lease; a job whose process stops renewing it for this
+    # long (it died or hung) is taken by another process and runs again.
+    job_lease_seconds: float = 30.0
+    # Redis store: hash tags (cluster slots) the queue and jobs are split over; fixed for
+    # the data. 1 on one Redis; a few per master on a Redis Cluster.
+    redis_store_shards: int = 1
+    # Redis store with several shards: claim in priority order across shards (one call per
+    # shard per claim) rather than round the shards (priority within a shard only).
+    redis_strict_order: bool = True
+    # Redis store: a create is acknowledged once this many replicas have it (WAIT); 0: once
+    # the primary has it.
+    redis_wait_replicas: int = 0
+    # `serve`: processes serving one port (SO_REUSEPORT) over the Redis store. Above 1, the
+    # store is Redis; with no REDIS_URL, one embedded Redis (AOF on) is started for them.
+    processes: int = 1
+    # Bind the port with SO_REUSEPORT, so that several processes can serve it.
+    reuse_port: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -77,7 +99,19 @@ class Settings:
             raw = env.get(field.name.upper(), "").strip()
             if raw:
                 values[field.name] = _parse(field.name, raw, field.default, str(field.type))
-        return cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse values that cannot work, with the setting's name (ValueError)."""
+        if self.store not in STORES:
+            raise ValueError(f"STORE must be one of {', '.join(STORES)}, got {self.store!r}")
+        for name in ("processes", "redis_store_shards"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name.upper()} must be at least 1")
+        if self.job_lease_seconds <= 0:
+            raise ValueError("JOB_LEASE_SECONDS must be more than 0")
 
 
 def settings_or_exit() -> Settings:
