@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from jobservice.core.settings import settings_or_exit
-from jobservice.http.server import run
+from jobservice.http.server import serve
 
 if __name__ == "__main__":
-    sys.exit(run(settings_or_exit()))
+    sys.exit(serve(settings_or_exit()))

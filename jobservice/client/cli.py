@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import aiohttp
 
 from ..core import codec
 from ..core.settings import settings_or_exit
-from ..http.server import run
+from ..http.server import serve
 from . import check
 from .api import Api, ApiError
 from .commands import parser
@@ -28,7 +29,10 @@ INTERRUPTED = 130
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if args.command in (None, "serve"):
-        raise SystemExit(run(settings_or_exit()))
+        settings = settings_or_exit()
+        if getattr(args, "processes", None) is not None:
+            settings = replace(settings, processes=args.processes)
+        raise SystemExit(serve(settings))
     if args.command == "check":
         raise SystemExit(check.run(args))
     try:

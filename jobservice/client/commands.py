@@ -42,7 +42,14 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = top.add_subparsers(dest="command", metavar="COMMAND")
     serve = "run the service here (settings from the environment, see docs/configuration.md)"
-    commands.add_parser("serve", help=serve, description=serve[0].upper() + serve[1:] + ".")
+    serving = commands.add_parser(
+        "serve", help=serve, description=serve[0].upper() + serve[1:] + "."
+    )
+    serving.add_argument(
+        "--processes", type=positive, metavar="N",
+        help="serve one port with N processes over the Redis store (default: PROCESSES, 1; "
+        "see docs/scaling.md)",
+    )  # fmt: skip
     check.add_parser(commands)
     add_submit(commands)
     command(commands, "get", "print a job as JSON").add_argument("id", help="the job's id")
@@ -112,3 +119,14 @@ def add_list(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     listing.add_argument("--all", action="store_true", help="every page, not only the first")
     listing.add_argument("--cursor", help="start at this page (from an earlier list)")
     listing.add_argument("--json", action="store_true", help="JSON lines, even on a terminal")
+
+
+def positive(raw: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {raw!r}")
+    return value

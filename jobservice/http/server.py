@@ -14,6 +14,7 @@ from ..core.handlers import Handler
 from ..core.settings import Settings
 from ..ops.logs import configure_logging
 from .app import create_app
+from .supervisor import run_processes
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,11 @@ def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
+def serve(settings: Settings) -> int:
+    """Serve in this process, or with PROCESSES > 1 in that many (see supervisor.py)."""
+    return run_processes(settings) if settings.processes > 1 else run(settings)
+
+
 def run(settings: Settings, handler: Handler | None = None) -> int:
     """Serve until SIGINT or SIGTERM, then shut down in order; return the exit status."""
     configure_logging(settings.log_level, settings.log_format)
@@ -66,6 +72,7 @@ def run(settings: Settings, handler: Handler | None = None) -> int:
             shutdown_timeout=settings.shutdown_timeout,
             print=None,
             backlog=LISTEN_BACKLOG,
+            reuse_port=settings.reuse_port or None,
             loop=loop,
         )
     except StartupError as exc:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from ..core.models import Job
 
@@ -48,6 +50,9 @@ class Metrics:
         self.queue_depth = Gauge(f"{PREFIX}_queue_depth", "Jobs waiting to run", registry=r)
         self.jobs_in_progress = Gauge(f"{PREFIX}_jobs_in_progress", "Jobs running", registry=r)
         self.sse_open = Gauge(f"{PREFIX}_sse_connections", "Open event streams", registry=r)
+        # Several processes may serve one port: each scrape says which one answered.
+        process = Info(f"{PREFIX}_process", "The process that answered", registry=r)
+        process.info({"host": socket.gethostname(), "pid": str(os.getpid())})
 
     def job_created(self, job: Job) -> None:
         self.jobs_created.labels(job.type).inc()

@@ -95,7 +95,7 @@ class EmbeddedRedis:
             stderr=asyncio.subprocess.DEVNULL,
             # Own session: a Ctrl-C at the terminal reaches only us, and we stop it in order.
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         await self._wait_ready()
         logger.info("embedded redis-server (pid %d) on %s", self._process.pid, self.socket)
@@ -192,7 +192,7 @@ def _running_redis(pidfile: Path) -> int | None:
     return pid if b"redis-server" in cmdline else None
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: if jobservice dies (even by kill -9), the kernel stops redis-server too."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
