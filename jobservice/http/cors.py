@@ -10,7 +10,9 @@ from .errors import json_error
 ANY_ORIGIN = "*"
 ALLOW_METHODS = "GET, POST, DELETE, OPTIONS"
 ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, Last-Event-ID, X-Request-ID"
-EXPOSE_HEADERS = "Location, X-Request-ID"
+# A browser script sees only these response headers beyond the simple ones: Retry-After
+# tells it when to come back after a 429 (queue full) or a 503.
+EXPOSE_HEADERS = "Location, Retry-After, X-Request-ID"
 PREFLIGHT_MAX_AGE = "600"
 
 
