@@ -117,6 +117,21 @@ async def test_errors_are_one_line_on_stderr_with_exit_2(client: Client) -> None
     assert unreachable.code == 2 and "cannot reach" in unreachable.err
 
 
+async def test_a_reader_that_leaves_ends_the_output_quietly(client: Client) -> None:
+    job = await create_job(client)
+    reader, writer = os.pipe()
+    os.close(reader)  # like `| head -1` once it has its line: every write now fails
+    environ = {**os.environ, "JOBSERVICE_URL": str(client.make_url(""))}
+    process = await asyncio.create_subprocess_exec(
+        str(SCRIPT), "get", job["id"], env=environ, stdout=writer,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    os.close(writer)
+    _, err = await asyncio.wait_for(process.communicate(), HANG)
+    assert process.returncode == 141
+    assert err == b""
+
+
 async def test_list_prints_json_lines_newest_first_off_a_terminal(client: Client) -> None:
     first, second = await create_job(client), await create_job(client)
     listed = await cli(client, "list")

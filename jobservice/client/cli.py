@@ -24,6 +24,8 @@ from .watching import watch_jobs
 
 # Ended by Ctrl-C: the shell's convention, 128 + SIGINT.
 INTERRUPTED = 130
+# Ended because the reader of our output left: 128 + SIGPIPE, as a shell reports it.
+CLOSED_PIPE = 141
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -49,6 +51,9 @@ async def client_command(args: argparse.Namespace) -> int:
             return await COMMANDS[args.command](api, args)
         except ApiError as exc:
             return fail(f"{args.command}: {exc}")
+        except BrokenPipeError:  # the reader left (`| head`): stop quietly, as a shell tool does
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return CLOSED_PIPE
         except (aiohttp.ClientError, OSError) as exc:
             return fail(f"cannot reach {args.url}: {exc}")
         except ValueError as exc:
