@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
+
+from ..core.models import now_ms
 
 # Exit statuses: a job that failed, failed to run or was cancelled is 1; a request that
 # could not be made or was refused is 2 (as argparse's usage errors).
@@ -18,10 +19,6 @@ FINAL_EVENTS = {
 }
 FINAL_STATUSES = {"succeeded": 0, "failed": JOB_FAILED, "cancelled": JOB_FAILED}
 PREVIEW = 60
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def preview(value: Any) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ..core import codec
 from ..core.errors import CorruptFileError
 from ..core.models import STATUS_BY_VALUE
 
@@ -42,6 +43,17 @@ def read_seal(sealed: bytes, linked: bool = False) -> Seal | None:
         return None
     own, link = sealed[value : value + HEX], sealed[value + HEX : value + size]
     return Seal(b"%08x" % zlib.crc32(memoryview(sealed)[:start]) == own, own, link)
+
+
+def read_sealed(data: bytes) -> dict[str, Any]:
+    """A file of one sealed JSON object (a manifest, a mark), read and checked; ValueError
+    saying what is wrong if its checksum does not match."""
+    line = data.removesuffix(b"\n")
+    sealed = read_seal(line)
+    if sealed is None or not sealed.intact:
+        raise ValueError("does not match its checksum")
+    fields: dict[str, Any] = codec.loads(line)
+    return fields
 
 
 def linked_seal_of(raw: bytes) -> bytes | None:

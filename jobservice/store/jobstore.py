@@ -226,8 +226,9 @@ class JobStore:
 
     def _forget(self, jobs: list[Job]) -> None:
         for job in jobs:
+            # pop, not del: a failed add and a DELETE that raced it may both forget the job.
             if self._jobs.pop(job.id, None) is None:
-                del self._stored[job.id]
+                self._stored.pop(job.id, None)
             if job.idempotency_key is not None:
                 self._by_idempotency_key.pop(job.idempotency_key, None)
         self._index.discard({(job.created, job.id) for job in jobs})

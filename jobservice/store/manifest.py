@@ -19,7 +19,7 @@ import aiofiles
 import aiofiles.os
 
 from ..core import codec
-from .integrity import Digest, read_seal, seal
+from .integrity import Digest, read_sealed, seal
 from .journal import fsync, fsync_dir
 
 JOBS_FILE = "jobs.json"
@@ -50,11 +50,7 @@ class Manifest:
     @classmethod
     def decode(cls, data: bytes) -> Manifest:
         """ValueError saying what is wrong, if it is not a manifest as written."""
-        line = data.removesuffix(b"\n")
-        sealed = read_seal(line)
-        if sealed is None or not sealed.intact:
-            raise ValueError("does not match its checksum")
-        fields = codec.loads(line)
+        fields = read_sealed(data)
         if fields.get("format") != FORMAT:
             raise ValueError(f"is in format {fields.get('format')!r}, not one this version reads")
         try:

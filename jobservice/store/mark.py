@@ -11,8 +11,8 @@ from pathlib import Path
 
 import aiofiles.os
 
-from ..core import codec
-from .integrity import read_seal, seal
+from ..core.tasks import let_go
+from .integrity import read_sealed, seal
 from .journal import fsync_dir
 from .manifest import staging, write_file
 
@@ -24,11 +24,7 @@ MARK_SECONDS = 1.0
 
 def decode_mark(data: bytes) -> int:
     """The sequence number in a mark; ValueError saying what is wrong if it is not one."""
-    line = data.removesuffix(b"\n")
-    sealed = read_seal(line)
-    if sealed is None or not sealed.intact:
-        raise ValueError("does not match its checksum")
-    seq = codec.loads(line).get("seq")
+    seq = read_sealed(data).get("seq")
     if type(seq) is not int:
         raise ValueError("is not a mark this version can read")
     return seq
@@ -59,10 +55,12 @@ class Marker:
         self._task = asyncio.create_task(self._run(), name="journal mark")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            try:
+                await let_go(task)
+            except Exception:
+                logger.exception("the journal mark's task had failed")
 
     async def _run(self) -> None:
         marked = self.written()

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
+from ..core.tasks import let_go
 from .redis_records import text
 
 logger = logging.getLogger(__name__)
@@ -49,10 +50,8 @@ class Signals:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        # A cancel that lands inside a library's timeout can be lost (Python 3.11): repeat it.
-        while task is not None and not task.done():
-            task.cancel()
-            await asyncio.wait({task}, timeout=0.1)
+        if task is not None:
+            await let_go(task)
 
     async def wake(self) -> None:
         """Count new work and wake this process's waiting workers."""

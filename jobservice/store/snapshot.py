@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import codec
-from ..core.models import STATUS_BY_VALUE, Job, Status
+from ..core.models import DEFAULT_TYPE, STATUS_BY_VALUE, Job, Status
 from .integrity import CRC_KEY, HEX, NO_LINK, Problems, job_problem, linked_seal_of, read_seal, seal
 
 # to_dict writes `data` and `output` after every scalar field: what comes before is the head.
@@ -40,7 +40,7 @@ class Stored:
     @classmethod
     def parse(cls, raw: bytes) -> Stored:
         head = _head(raw)
-        return cls(raw, STATUS_BY_VALUE[head["status"]], head.get("type", "demo"),
+        return cls(raw, STATUS_BY_VALUE[head["status"]], head.get("type", DEFAULT_TYPE),
                    head["created"], head["updated"], head.get("idempotency_key"))  # fmt: skip
 
     def job(self) -> Job:

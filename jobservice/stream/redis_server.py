@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ..core.errors import StartupError
+from ..core.tasks import let_go
 
 logger = logging.getLogger(__name__)
 
@@ -64,10 +65,12 @@ class EmbeddedRedis:
         self._supervisor = asyncio.create_task(self._supervise(), name="redis-supervisor")
 
     async def stop(self) -> None:
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            await asyncio.gather(self._supervisor, return_exceptions=True)
-            self._supervisor = None
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None:
+            try:
+                await let_go(supervisor)
+            except Exception:
+                logger.exception("the embedded redis-server's supervisor had failed")
         await self._terminate()
 
     async def _supervise(self) -> None:
