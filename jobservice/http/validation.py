@@ -28,8 +28,10 @@ IDEMPOTENCY_KEY = "Idempotency-Key"
 MAX_PAGE = 500
 # What orjson reads as an integer and writes back: outside this it reads a float, inexactly.
 INT64 = range(-(2**63), 2**64)
-# Only a body with a run of this many digits can hold an integer outside INT64.
-LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# Only a body with a number literal of this many digits can hold an integer outside INT64.
+# A literal follows "[", ":" or ","; digits inside a string (big ids sent as strings, as
+# the error message advises) do not send the body to the slow exact check.
+LONG_DIGITS = re.compile(rb"[\[:,]\s*-?[0-9]{19}")
 # A value quoted in an error message is cut to this many characters.
 SHOWN_CHARS = 40
 
