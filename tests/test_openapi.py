@@ -14,6 +14,7 @@ import pytest
 
 from .conftest import Client, StartApp
 from .test_process import HANG, Service
+from .test_stream import Gate
 
 pytestmark = pytest.mark.slow
 
@@ -96,6 +97,23 @@ async def test_with_a_token_the_document_asks_for_it(start_app: StartApp) -> Non
     guarded = [op for op in operations(spec) if op.get("security") != []]
     assert guarded and all("401" in op["responses"] for op in guarded)
     assert spec["paths"]["/healthz"]["get"]["security"] == []
+    refused = await client.post("/job", json={"data": 1})
+    assert "WWW-Authenticate" in refused.headers
+    assert all("WWW-Authenticate" in op["responses"]["401"]["headers"] for op in guarded)
+
+
+async def test_a_full_queue_is_documented_with_the_retry_after_it_sends(
+    start_app: StartApp,
+) -> None:
+    gate = Gate()
+    client = await start_app(handler=gate, worker_concurrency=1, queue_limit=1)
+    assert (await client.post("/job", json={"data": 1})).status == 201
+    await asyncio.wait_for(gate.started.wait(), HANG)  # running: it has left the queue
+    assert (await client.post("/job", json={"data": 2})).status == 201
+    full = await client.post("/job", json={"data": 3})
+    assert full.status == 429 and "Retry-After" in full.headers
+    spec = await (await client.get("/openapi.json")).json()
+    assert set(spec["paths"]["/job"]["post"]["responses"]["429"]["headers"]) == {"Retry-After"}
 
 
 @pytest.mark.parametrize("token", [None, TOKEN], ids=["default", "api-token"])

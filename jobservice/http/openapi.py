@@ -23,8 +23,12 @@ def json_body(schema: dict[str, Any], description: str, **extra: Any) -> dict[st
     return {"description": description, "content": {JSON: {"schema": schema}}, **extra}
 
 
-def error(description: str) -> dict[str, Any]:
-    return json_body(ref("Error"), description)
+def error(description: str, **extra: Any) -> dict[str, Any]:
+    return json_body(ref("Error"), description, **extra)
+
+
+def header(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {name: {"schema": schema, "description": description}}
 
 
 def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -32,11 +36,16 @@ def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]
 
 
 BAD_BODY = (
-    "The body is empty, not JSON, not an object, has no data, or nests over 200 levels; "
-    f"a field is of the wrong type or out of range; the type is unknown; or {IDEMPOTENCY_KEY} "
-    f"is not 1 to {MAX_KEY_CHARS} characters"
+    "The body is empty, cannot be read, not JSON, not an object, has no data, holds an "
+    "integer outside 64 bits, or nests over 200 levels; a field is of the wrong type or out "
+    f"of range; the type is unknown; or {IDEMPOTENCY_KEY} is not 1 to {MAX_KEY_CHARS} "
+    "characters of UTF-8"
 )
-UNAUTHORIZED = error("API_TOKEN is set and the request has no valid token")
+UNAUTHORIZED = error(
+    "API_TOKEN is set and the request has no valid token",
+    headers=header("WWW-Authenticate", {"type": "string"}, 'Bearer realm="jobservice"'),
+)
+RETRY_AFTER = header("Retry-After", {"type": "integer"}, "Seconds to wait before retrying")
 NOT_FOUND = error("No job has that id")
 LOCATION = {"Location": {"schema": {"type": "string"}, "description": "/job/{id}"}}
 JOB_ID = {
@@ -106,7 +115,8 @@ PATHS: dict[str, Any] = {
                 "401": UNAUTHORIZED,
                 "413": error("The body is larger than MAX_BODY_BYTES"),
                 "429": error(
-                    "The queue is full (QUEUE_LIMIT jobs wait); retry after Retry-After seconds"
+                    "The queue is full (QUEUE_LIMIT jobs wait); retry after Retry-After seconds",
+                    headers=RETRY_AFTER,
                 ),
                 "503": error("The job could not be stored; it was not created"),
             },
