@@ -378,3 +378,33 @@ def move_slot(slot: int, source: int, target: int, ports: list[int]) -> None:
     for port in ports:
         with sync_redis.Redis(port=port) as node:
             node.execute_command("CLUSTER", "SETSLOT", slot, "NODE", new_id)
+
+
+@pytest.mark.slow
+async def test_a_slot_nobody_watches_lets_its_connection_go(
+    cluster: RedisCluster, nodes: list[Redis]
+) -> None:
+    hub = StreamHub(ClusterReaders(cluster), cluster, block_ms=50, idle_seconds=0.1)
+    hub.start()
+    try:
+        key = "job:{q0.0}:a-stream"
+        async with hub.follow(key, FROM_START):
+            await reads_blocked(nodes, 1)
+        await readers_gone(nodes)
+        async with hub.follow(key, FROM_START) as inbox:  # a new reader for the slot
+            entry_id = await cluster.xadd(key, {"type": "started"})
+            assert [d.id for d in await take(inbox, 1)] == [entry_id]
+    finally:
+        await hub.stop()
+    await readers_gone(nodes)
+
+
+async def readers_gone(servers: list[Redis]) -> None:
+    """Until no connection on these servers has XREAD as its last command."""
+    async with asyncio.timeout(HANG):
+        while sum([await xread_clients(server) for server in servers]):
+            await asyncio.sleep(0.01)
+
+
+async def xread_clients(server: Redis) -> int:
+    return sum(1 for c in await server.client_list() if c["cmd"] == "xread")

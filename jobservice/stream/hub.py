@@ -7,7 +7,8 @@ group; on a Redis Cluster a group is a slot (readers.py), and a job's stream lie
 shard's slot, so the groups are at most the shards and the feed. A group's reader keeps a
 position per stream and reads all of them in one blocking call; a stream newly watched
 interrupts it (CLIENT UNBLOCK) so it is read at once. On a cluster, a group left without
-streams for IDLE_SECONDS ends and lets its connection go. A watcher that starts behind the reader's
+streams ends once its read returns and nobody watches it for IDLE_SECONDS, and lets its
+connection go. A watcher that starts behind the reader's
 position reads that gap itself (XRANGE), then takes the reader's entries after it: in
 order, with no gap and no repeat.
 
@@ -92,13 +93,14 @@ class _Group:
 class StreamHub:
     def __init__(
         self, reader: Redis | Readers, redis: Redis | RedisCluster, block_ms: int,
-        observer: Observer | None = None,
+        observer: Observer | None = None, *, idle_seconds: float = IDLE_SECONDS,
     ) -> None:  # fmt: skip
         """`reader`: on one Redis, a single-connection client (its blocked call is
         interrupted by id); on a cluster, `ClusterReaders`. `redis` takes the other calls."""
         self._readers = OneRedis(reader, redis) if isinstance(reader, Redis) else reader
         self._redis = redis
         self._block_ms = block_ms
+        self._idle_seconds = idle_seconds
         self._observer = observer or Unobserved()
         self._inboxes: dict[str, set[Inbox]] = {}
         self._positions: dict[str, str] = {}
@@ -217,10 +219,10 @@ class StreamHub:
                 await asyncio.sleep(RETRY_SECONDS)
 
     async def _wanted(self, group_id: int, group: _Group) -> bool:
-        """Wait for a stream to join the group; after IDLE_SECONDS without one, a group that
-        is not standing ends (a stream watched later starts a new one)."""
+        """Wait for a stream to join the group; after `idle_seconds` without one, a group
+        that is not standing ends (a stream watched later starts a new one)."""
         group.joined.clear()
-        idle = None if group_id in self._readers.standing else IDLE_SECONDS
+        idle = None if group_id in self._readers.standing else self._idle_seconds
         with suppress(TimeoutError):
             async with asyncio.timeout(idle):
                 await group.joined.wait()
