@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from jobservice.core.settings import Settings
 from jobservice.http.app import create_app
 from jobservice.stream.redis_server import EmbeddedRedis, find_redis_server
 
+from .redis_servers import cluster
 from .sse import read_events
 
 Client = TestClient[Any, Any]
@@ -58,6 +59,13 @@ async def own_redis(tmp_path: Path) -> AsyncIterator[EmbeddedRedis]:
     await server.start()
     yield server
     await server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int]]:
+    """A 3-master Redis Cluster for the whole session (tests flush it): its ports."""
+    with cluster(tmp_path_factory.mktemp("cluster")) as ports:
+        yield ports
 
 
 SAMPLE_DATA = {"your": "job data", "goes": "here"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from jobservice.store.redis_backend import NotReplicatedError, RedisBackend
 from jobservice.store.redis_keys import ShardKeys
 from jobservice.stream.redis_server import EmbeddedRedis, find_redis_server
 
-from .redis_servers import cluster, servers
+from .redis_servers import servers
 
 KINDS = ["single", "sharded", pytest.param("cluster", marks=pytest.mark.slow)]
 SHARDS = {"single": 1, "sharded": 4, "cluster": 3}
@@ -42,12 +42,6 @@ class Target:
     kind: str
     url: str | None = None
     port: int | None = None
-
-
-@pytest.fixture(scope="session")
-def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int]]:
-    with cluster(tmp_path_factory.mktemp("cluster")) as ports:
-        yield ports
 
 
 @pytest.fixture(params=KINDS)

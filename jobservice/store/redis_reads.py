@@ -11,9 +11,10 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from ..core.models import Job, Status
+from ..core.shards import shard_of
 from . import redis_scripts as lua
 from .index import Key
-from .redis_keys import ShardKeys, shard_of
+from .redis_keys import ShardKeys
 from .redis_listing import Scanned, newest_keys
 from .redis_records import from_record, text
 

@@ -5,14 +5,17 @@ key names live here, and nowhere else."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from ..core.events import Entry, Event
 from ..core.models import TERMINAL_EVENTS
 from ..core.observer import Observer, Unobserved
+from ..core.shards import shard_of, shard_tag
 from .hub import StreamHub
 from .outbox import Outbox
 
@@ -27,12 +30,32 @@ def job_stream(job_id: str) -> str:
     return f"job:{job_id}:stream"
 
 
+def job_streams(shards: int | None) -> Callable[[str], str]:
+    """How jobs' streams are named. Without shards (the files store): `job_stream`. With the
+    Redis store's shard count: `job:{<tag>}:<id>:stream`, under the hash tag of the shard the
+    id names, so a job's stream shares its record's cluster slot."""
+    if shards is None:
+        return job_stream
+    tags = [shard_tag(shard, shards) for shard in range(shards)]
+
+    def name(job_id: str) -> str:
+        shard = shard_of(job_id, shards)
+        # Not an id the store gave out: no job has it, and its stream stays empty.
+        return job_stream(job_id) if shard is None else f"job:{{{tags[shard]}}}:{job_id}:stream"
+
+    return name
+
+
 class EventLog:
     def __init__(
-        self, redis: Redis, hub: StreamHub, outbox: Outbox, *, maxlen: int, feed_maxlen: int,
-        ttl_seconds: int, observer: Observer | None = None,
+        self, redis: Redis | RedisCluster, hub: StreamHub, outbox: Outbox, *, maxlen: int,
+        feed_maxlen: int, ttl_seconds: int, shards: int | None = None,
+        observer: Observer | None = None,
     ) -> None:  # fmt: skip
+        """`shards`: the Redis job store's shard count (None with the files store)."""
         self._redis = redis
+        # The name of a job's stream.
+        self.stream = job_streams(shards)
         self.hub = hub
         self._outbox = outbox
         self._maxlen = maxlen
@@ -41,13 +64,13 @@ class EventLog:
         self._observer = observer or Unobserved()
 
     def new_job(self, job_id: str) -> None:
-        self._outbox.new_stream(job_stream(job_id))
+        self._outbox.new_stream(self.stream(job_id))
 
     async def publish(self, job_id: str, event: Event) -> None:
         """Queue the event for the job's stream and the feed; a job's last event also starts
         its stream's time to live."""
         expire = self._ttl if event["type"] in TERMINAL_EVENTS else None
-        await self._outbox.publish(job_stream(job_id), event, self._maxlen, expire)
+        await self._outbox.publish(self.stream(job_id), event, self._maxlen, expire)
         await self._outbox.publish(FEED_STREAM, event, self._feed_maxlen)
         self._observer.event_published(event["type"])
 
@@ -58,7 +81,7 @@ class EventLog:
 
     async def expired(self, job_id: str) -> bool:
         """Whether the job's stream is gone: not in Redis, and nothing waits to be written."""
-        stream = job_stream(job_id)
+        stream = self.stream(job_id)
         return not self._outbox.holds(stream) and not await self._redis.exists(stream)
 
     async def last_entry(self, key: str) -> Entry | None:
@@ -78,5 +101,5 @@ class EventLog:
     async def forget(self, job_id: str, announcement: Event) -> None:
         """Delete the job's stream once the events queued for it are written, then announce
         it on the feed (where the job's events stay until the feed is trimmed)."""
-        await self._outbox.delete(job_stream(job_id))
+        await self._outbox.delete(self.stream(job_id))
         await self.announce(announcement)

@@ -1,10 +1,16 @@
-"""One XREAD BLOCK for every watched stream, fanned out to the SSE responses that follow them.
+"""One XREAD BLOCK for every group of watched streams, fanned out to the SSE responses that
+follow them.
 
 A watcher per connection would hold a Redis connection (and a file descriptor) each; with the
-hub, ten thousand watchers cost one. The reader keeps a position per stream and reads all of
-them in one blocking call; a stream newly watched interrupts it (CLIENT UNBLOCK) so it is read
-at once. A watcher that starts behind the reader's position reads that gap itself (XRANGE),
-then takes the reader's entries after it: in order, with no gap and no repeat.
+hub, ten thousand watchers cost one connection per group. On one Redis every stream is in one
+group; on a Redis Cluster a group is a slot (readers.py), and a job's stream lies on its
+shard's slot, so the groups are at most the shards and the feed. A group's reader keeps a
+position per stream and reads all of them in one blocking call; a stream newly watched
+interrupts it (CLIENT UNBLOCK) so it is read at once. On a cluster, a group left without
+streams ends once its read returns and nobody watches it for IDLE_SECONDS, and lets its
+connection go. A watcher that starts behind the reader's
+position reads that gap itself (XRANGE), then takes the reader's entries after it: in
+order, with no gap and no repeat.
 
 The read is shared, so no watcher's input may break it: ids are checked before they are
 used, a position is never set past the stream's last entry, a reply is delivered only for
@@ -18,22 +24,28 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from ..core.events import Entry, Event
 from ..core.models import StreamId, stream_id
 from ..core.observer import Observer, Unobserved
 from ..core.tasks import let_go
+from .readers import OneRedis, Readers
 
 logger = logging.getLogger(__name__)
 
 # Entries read per stream per call: enough for a burst, bounded for a long history.
 READ_COUNT = 1_000
 RETRY_SECONDS = 1.0
+# How long a group with nothing to read keeps its connection for the next watcher.
+IDLE_SECONDS = 30.0
+# A cluster client may fail outside RedisError (a slot no node holds).
+REDIS_TROUBLE = (RedisError, RedisClusterException)
 # A stream id as Redis takes it: "<ms>-<seq>", ASCII digits, each part below 2**64.
 STREAM_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 MAX_ID_PART = 2**64 - 1
@@ -64,29 +76,49 @@ class Delivery:
 Inbox = asyncio.Queue[Delivery | None]
 
 
+@dataclass(slots=True, eq=False)
+class _Group:
+    """Streams read by one XREAD, and the connection it blocks on."""
+
+    keys: set[str] = field(default_factory=set)
+    # Bumped when `keys` changes; `reading` is the version the XREAD in flight covers.
+    version: int = 0
+    reading: int | None = None
+    reader: Redis | None = None
+    reader_id: int | None = None
+    # Set when a stream joins: a group with no streams waits for it.
+    joined: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class StreamHub:
     def __init__(
-        self, reader: Redis, redis: Redis, block_ms: int, observer: Observer | None = None
-    ) -> None:
-        """`reader` must be a single-connection client: its blocked call is interrupted by id."""
-        self._reader = reader
+        self, reader: Redis | Readers, redis: Redis | RedisCluster, block_ms: int,
+        observer: Observer | None = None, *, idle_seconds: float = IDLE_SECONDS,
+    ) -> None:  # fmt: skip
+        """`reader`: on one Redis, a single-connection client (its blocked call is
+        interrupted by id); on a cluster, `ClusterReaders`. `redis` takes the other calls."""
+        self._readers = OneRedis(reader, redis) if isinstance(reader, Redis) else reader
         self._redis = redis
         self._block_ms = block_ms
+        self._idle_seconds = idle_seconds
         self._observer = observer or Unobserved()
         self._inboxes: dict[str, set[Inbox]] = {}
         self._positions: dict[str, str] = {}
-        self._reader_id: int | None = None
-        # Bumped when the set of streams changes; the reader notes the one its XREAD uses.
-        self._version = 0
-        self._reading: int | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._groups: dict[int, _Group] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running = False
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._read_forever(), name="stream-hub")
+        self._running = True
+        for group_id in self._readers.standing:
+            self._groups.setdefault(group_id, _Group())
+        for group_id, group in self._groups.items():
+            self._spawn(group_id, group)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            await let_go(self._task)
+        self._running = False
+        await asyncio.gather(*(let_go(task) for task in list(self._tasks)))
+        await self._readers.close()
 
     @asynccontextmanager
     async def follow(self, key: str, after: str) -> AsyncIterator[Inbox]:
@@ -103,7 +135,7 @@ class StreamHub:
         try:
             if stream_id(after) < stream_id(position):
                 await self._catch_up(inbox, key, after, position)
-            await self._wake_reader()
+            await self._wake_reader(key)
             yield inbox
         finally:
             self._leave(key, inbox)
@@ -119,7 +151,23 @@ class StreamHub:
         if key not in self._positions:  # another watcher may have opened it meanwhile
             self._positions[key] = start
             self._inboxes[key] = set()
-            self._version += 1
+            self._join(key)
+
+    def _join(self, key: str) -> None:
+        group_id = self._readers.group(key)
+        group = self._groups.get(group_id)
+        if group is None:
+            group = self._groups[group_id] = _Group()
+            if self._running:
+                self._spawn(group_id, group)
+        group.keys.add(key)
+        group.version += 1
+        group.joined.set()
+
+    def _spawn(self, group_id: int, group: _Group) -> None:
+        task = asyncio.create_task(self._read_forever(group_id, group), name="stream-hub")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _leave(self, key: str, inbox: Inbox) -> None:
         inboxes = self._inboxes.get(key)
@@ -132,7 +180,9 @@ class StreamHub:
     def _forget(self, key: str) -> None:
         del self._inboxes[key]
         del self._positions[key]
-        self._version += 1
+        if group := self._groups.get(self._readers.group(key)):
+            group.keys.discard(key)
+            group.version += 1
 
     async def _catch_up(self, inbox: Inbox, key: str, after: str, upto: str) -> None:
         """The entries between `after` and the reader's position, read by this watcher; the
@@ -142,39 +192,64 @@ class StreamHub:
         for delivery in [*_deliveries(entries), *delivered]:
             inbox.put_nowait(delivery)
 
-    async def _wake_reader(self) -> None:
-        """Interrupt the reader's XREAD if it does not cover the streams watched now. The
-        UNBLOCK may arrive before the XREAD does; then try again, briefly."""
-        while self._reading is not None and self._reading != self._version:
-            if self._reader_id is None:
+    async def _wake_reader(self, key: str) -> None:
+        """Interrupt the XREAD of the key's group if it does not cover the streams watched
+        now. The UNBLOCK may arrive before the XREAD does; then try again, briefly."""
+        group = self._groups.get(self._readers.group(key))
+        while group is not None and group.reading is not None and group.reading != group.version:
+            reader, reader_id = group.reader, group.reader_id
+            if reader is None or reader_id is None:
                 return
-            with suppress(RedisError):
-                if await self._redis.client_unblock(self._reader_id):
+            with suppress(*REDIS_TROUBLE):
+                if await self._readers.unblock(reader, reader_id):
                     return
             await asyncio.sleep(0.002)
 
-    async def _read_forever(self) -> None:
-        while True:
+    async def _read_forever(self, group_id: int, group: _Group) -> None:
+        while group.keys or await self._wanted(group_id, group):
             try:
-                await self._read_once()
-            except RedisError as exc:
+                await self._read_once(group)
+            except REDIS_TROUBLE as exc:
                 self._observer.redis_failed("xread")
-                self._reader_id = None
-                logger.warning("stream hub: read failed (%s); retrying", exc)
+                logger.warning("stream hub: read failed (%r); retrying", exc)
+                await self._hang_up(group)
                 await asyncio.sleep(RETRY_SECONDS)
             except Exception:
                 logger.exception("stream hub: read failed; retrying")
                 await asyncio.sleep(RETRY_SECONDS)
 
-    async def _read_once(self) -> None:
-        if not self._positions:
-            await asyncio.sleep(0.01)  # nothing watched: a new watcher is along soon
-            return
-        if self._reader_id is None:
-            self._reader_id = int(await self._reader.client_id())
-        streams = dict(self._positions)
+    async def _wanted(self, group_id: int, group: _Group) -> bool:
+        """Wait for a stream to join the group; after `idle_seconds` without one, a group
+        that is not standing ends (a stream watched later starts a new one)."""
+        group.joined.clear()
+        idle = None if group_id in self._readers.standing else self._idle_seconds
+        with suppress(TimeoutError):
+            async with asyncio.timeout(idle):
+                await group.joined.wait()
+        if group.keys or group_id in self._readers.standing:
+            return True
+        del self._groups[group_id]
+        await self._hang_up(group)
+        return False
+
+    async def _hang_up(self, group: _Group) -> None:
+        """Let the group's connection go; its next read opens another (or the same, on one
+        Redis), maybe to another node, and asks its id anew."""
+        reader, group.reader, group.reader_id = group.reader, None, None
+        if reader is not None:
+            with suppress(*REDIS_TROUBLE, OSError):
+                await self._readers.release(reader)
+
+    async def _read_once(self, group: _Group) -> None:
+        if group.reader is None:
+            group.reader = await self._readers.connect(next(iter(group.keys)))
+        if group.reader_id is None:
+            group.reader_id = int(await group.reader.client_id())
+        streams = {key: self._positions[key] for key in group.keys}
+        if not streams:
+            return  # every stream left while the connection opened
         try:
-            reply = await self._read(streams)
+            reply = await self._read(group, group.reader, streams)
         except ResponseError:
             if not await self._drop_refused(streams):
                 raise
@@ -185,12 +260,12 @@ class StreamHub:
             if self._positions.get(key) == streams[key]:
                 self._deliver(key, entries)
 
-    async def _read(self, streams: dict[Any, Any]) -> Any:
-        self._reading = self._version
+    async def _read(self, group: _Group, reader: Redis, streams: dict[Any, Any]) -> Any:
+        group.reading = group.version
         try:
-            return await self._reader.xread(streams, count=READ_COUNT, block=self._block_ms)
+            return await reader.xread(streams, count=READ_COUNT, block=self._block_ms)
         finally:
-            self._reading = None
+            group.reading = None
 
     def _deliver(self, key: str, entries: list[Entry]) -> None:
         if not entries:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from redis.crc import key_slot as redis_key_slot
 
 from jobservice.core.models import JobIds, now_ms
-from jobservice.store.redis_keys import SLOTS, ShardKeys, key_slot, on_shard, shard_of, shard_tag
+from jobservice.core.shards import SLOTS, key_slot, on_shard, shard_of, shard_tag
+from jobservice.store.redis_keys import ShardKeys
 
 
 def test_slots_are_computed_as_redis_computes_them() -> None:
