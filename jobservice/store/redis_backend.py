@@ -19,9 +19,8 @@ from redis.exceptions import NoScriptError
 from ..core import codec
 from ..core.errors import QueueFullError, StartupError
 from ..core.models import Job, Status, now_ms
-from ..core.request import MAX_PRIORITY
 from . import redis_scripts as lua
-from .backend import CancelOutcome, CancelResult, JobBackend, Lease
+from .backend import RERUN_PRIORITY, CancelOutcome, CancelResult, JobBackend, Lease
 from .index import Key
 from .redis_keys import (
     ShardKeys,
@@ -36,8 +35,6 @@ from .redis_reads import RedisReads
 from .redis_records import from_record, mutable_fields, new_fields, text
 from .redis_signals import Signals
 
-# Jobs whose lease lapsed run again before anything else, as after a crash.
-RERUN_PRIORITY = MAX_PRIORITY + 1
 # Claims retried when another process took the job this one picked first.
 CLAIM_TRIES = 3
 CANCEL_OUTCOMES = {
@@ -259,6 +256,15 @@ class RedisBackend:
         return held >= 0
 
     async def save(self, job: Job, lease: Lease) -> bool:
+        return await self._save_queued_at(job, lease, -job.priority)
+
+    async def release(self, job: Job, lease: Lease) -> bool:
+        job.move_to(Status.PENDING)
+        job.run_at = 0
+        return await self._save_queued_at(job, lease, -RERUN_PRIORITY)
+
+    async def _save_queued_at(self, job: Job, lease: Lease, score: int) -> bool:
+        """The fenced save; a pending job is queued with this ready-queue score."""
         keys = self._shard(job.id)
         assert keys is not None and lease.job_id == job.id
         present, absent = mutable_fields(job)
@@ -268,7 +274,7 @@ class RedisBackend:
             keys=[keys.job(job.id), keys.out(job.id), keys.ready, keys.delayed, keys.leases,
                   keys.ended],
             args=[job.id, lease.token, job.status.value, job.updated, job.run_at, now,
-                  -job.priority, _member(now, job.id), self._work, lease.steps, len(present),
+                  score, _member(now, job.id), self._work, lease.steps, len(present),
                   len(absent), *(part for pair in present.items() for part in pair), *absent,
                   *steps],
         ))  # fmt: skip
