@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from jobservice.core.models import now_ms
 from jobservice.http.keys import REDIS, RETENTION, SETTINGS
 from jobservice.stream.eventlog import job_stream
@@ -12,6 +14,8 @@ from jobservice.stream.eventlog import job_stream
 from .conftest import Client, StartApp, create_job, run_to_end
 from .files import crash_image
 from .test_cancel import Gate
+
+pytestmark = pytest.mark.stores
 
 
 async def test_a_sweep_removes_old_ended_jobs_and_their_streams(start_app: StartApp) -> None:
@@ -32,6 +36,7 @@ async def test_a_sweep_removes_old_ended_jobs_and_their_streams(start_app: Start
     assert cancelled["id"] not in {job["id"] for job in listed["jobs"]}
 
 
+@pytest.mark.stores("files")
 async def test_removed_jobs_stay_removed_after_restarts(
     client: Client, start_app: StartApp, tmp_path: Path
 ) -> None:
