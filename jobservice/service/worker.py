@@ -8,13 +8,13 @@ import asyncio
 import logging
 
 from ..core import events
-from ..core.models import TERMINAL_STATUSES, Job, JobIds, Status
+from ..core.models import TERMINAL_EVENTS, TERMINAL_STATUSES, Job, JobIds, Status
 from ..core.observer import Observer, Unobserved
 from ..core.registry import Registry
 from ..core.request import JobRequest
 from ..core.settings import Settings
 from ..store.backend import CancelOutcome, JobBackend
-from ..stream.eventlog import EventLog
+from ..stream.eventlog import EventLog, job_stream
 from .leases import Leases
 from .running import Runner
 
@@ -53,7 +53,7 @@ class Worker:
         self, backend: JobBackend, events: EventLog, registry: Registry, settings: Settings,
         observer: Observer | None = None,
     ) -> None:  # fmt: skip
-        shared = settings.store == "redis"
+        self._shared = shared = settings.store == "redis"
         self._backend = backend
         self._events = events
         self._settings = settings
@@ -147,11 +147,25 @@ class Worker:
         # Let a final event being stored and published go out first, so that it cannot
         # bring the job's stream back after the deletion.
         await self._runner.wait_ended(job_id)
+        if self._shared:
+            await self._until_last_event_written(job_id)
         if not await self._backend.delete([job_id]):
             return False
         await self._events.forget(job_id, events.deleted(job))
         logger.info("job %s deleted", job_id)
         return True
+
+    async def _until_last_event_written(self, job_id: str) -> None:
+        """A job that another process ended: wait (bounded) until its last event is in its
+        stream, which that process writes, so that the deletion of the stream comes after."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CANCEL_WAIT_SECONDS
+        delay = CANCEL_POLL_MIN_SECONDS
+        while (last := await self._events.last_entry(job_stream(job_id))) is not None:
+            if last[1].get("type") in TERMINAL_EVENTS or loop.time() >= deadline:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, CANCEL_POLL_MAX_SECONDS)
 
     async def start(self) -> None:
         """Jobs cut off by a crash or a stop run again first; then the workers start."""
