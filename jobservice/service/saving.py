@@ -6,7 +6,6 @@ import asyncio
 import logging
 
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..core.models import Job
@@ -34,11 +33,7 @@ async def save_until_stored(backend: JobBackend, job: Job, lease: Lease) -> bool
         try:
             if await backend.save(job, lease):
                 return True
-            return unsure and await _stored_already(backend, job, lease)
-        except ResponseError:
-            if not unsure:
-                raise
-            return await _stored_already(backend, job, lease)
+            return unsure and await _stored_already(backend, job)
         except TRANSIENT as exc:
             logger.error("job %s: cannot save its state (%s); retrying in %.1f s",
                          job.id, exc, delay)  # fmt: skip
@@ -47,12 +42,7 @@ async def save_until_stored(backend: JobBackend, job: Job, lease: Lease) -> bool
             delay = min(delay * 2, SAVE_RETRY_MAX_SECONDS)
 
 
-async def _stored_already(backend: JobBackend, job: Job, lease: Lease) -> bool:
+async def _stored_already(backend: JobBackend, job: Job) -> bool:
+    """Whether the store holds this very state of the job (its status and time)."""
     stored = await backend.get(job.id)
-    steps = len(job.output or [])
-    if stored is None or (stored.status, stored.updated) != (job.status, job.updated):
-        return False
-    if len(stored.output or []) != steps:
-        return False
-    lease.steps = steps
-    return True
+    return stored is not None and (stored.status, stored.updated) == (job.status, job.updated)

@@ -14,7 +14,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from ..core import codec
 from ..core.errors import QueueFullError, StartupError
@@ -37,6 +37,8 @@ from .redis_signals import Signals
 
 # Claims retried when another process took the job this one picked first.
 CLAIM_TRIES = 3
+# The SAVE script's refusal when the output steps stored differ from the lease's count.
+OUT_OF_STEP = "output steps out of step with the lease"
 CANCEL_OUTCOMES = {
     "missing": CancelOutcome.NOT_FOUND,
     "finished": CancelOutcome.FINISHED,
@@ -264,7 +266,24 @@ class RedisBackend:
         return await self._save_queued_at(job, lease, -RERUN_PRIORITY)
 
     async def _save_queued_at(self, job: Job, lease: Lease, score: int) -> bool:
-        """The fenced save; a pending job is queued with this ready-queue score."""
+        """The fenced save; a pending job is queued with this ready-queue score.
+
+        A save Redis ran whose reply never came back (a lost connection, or the handler's
+        task cancelled while it waited: a timeout, a cancel) stored steps `lease.steps` does
+        not count; the script then refuses the next save as out of step. The lease is still
+        this one (the script checks it first), so the stored steps are its own: count them
+        and save again."""
+        try:
+            return await self._save_once(job, lease, score)
+        except ResponseError as exc:
+            if OUT_OF_STEP not in str(exc):
+                raise
+        keys = self._shard(job.id)
+        assert keys is not None
+        lease.steps = int(await self._redis.llen(keys.out(job.id)))
+        return await self._save_once(job, lease, score)
+
+    async def _save_once(self, job: Job, lease: Lease, score: int) -> bool:
         keys = self._shard(job.id)
         assert keys is not None and lease.job_id == job.id
         present, absent = mutable_fields(job)
