@@ -21,13 +21,32 @@ from .sse import read_events
 Client = TestClient[Any, Any]
 StartApp = Callable[..., Awaitable[Client]]
 
+STORES = ("files", "redis")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `stores` runs once per job store (`stores("files")`: on that one only)."""
+    marker = metafunc.definition.get_closest_marker("stores")
+    if marker is not None and "store" in metafunc.fixturenames:
+        metafunc.parametrize("store", marker.args or STORES, indirect=True)
+
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Fast demo jobs, files under tmp_path; REDIS_URL from the environment if it is set."""
+def store(request: pytest.FixtureRequest) -> str:
+    """The job store of the test's app: "files", or each store for a test marked `stores`."""
+    kind: str = getattr(request, "param", "files")
+    return kind
+
+
+@pytest.fixture
+def settings(tmp_path: Path, store: str) -> Settings:
+    """Fast demo jobs, files under tmp_path; REDIS_URL from the environment if it is set
+    (the Redis store always gets a Redis of its own, embedded: its jobs are the test's)."""
+    shared_redis = os.environ.get("REDIS_URL") or None
     return Settings(
         data_dir=tmp_path / "data",
-        redis_url=os.environ.get("REDIS_URL") or None,
+        redis_url=shared_redis if store == "files" else None,
+        store=store,
         job_step_ms=5,
         sse_ping_seconds=1.0,
         stop_grace_seconds=0.5,

@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from jobservice.core.models import Job
 
 from .conftest import Client, StartApp, create_job, run_to_end
 from .test_lifecycle import Blocked, fetch, kinds, post
+
+pytestmark = pytest.mark.stores
 
 
 class Gate:

@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from jobservice.core.models import now_ms
-from jobservice.http.keys import REDIS, RETENTION, STORE, WORKER
-from jobservice.stream.eventlog import job_stream
+from jobservice.http.keys import EVENTS, REDIS, RETENTION, STORE, WORKER
 
 from .conftest import Client, StartApp, create_job, run_to_end
 from .sse import ServerEvent
 from .test_cancel import Gate
 from .test_feed import take_until
 from .test_lifecycle import kinds
+
+pytestmark = pytest.mark.stores
 
 
 def of(job: dict[str, Any], feed: list[ServerEvent]) -> list[dict[str, Any]]:
@@ -27,7 +30,7 @@ async def assert_gone(client: Client, job: dict[str, Any]) -> None:
     assert (await client.get(f"/job/{job['id']}/stream")).status == 404
     listed = await (await client.get("/jobs")).json()
     assert job["id"] not in {other["id"] for other in listed["jobs"]}
-    assert await client.app[REDIS].exists(job_stream(job["id"])) == 0
+    assert await client.app[REDIS].exists(client.app[EVENTS].stream(job["id"])) == 0
 
 
 async def test_a_running_job_is_cancelled_then_deleted(start_app: StartApp) -> None:
@@ -67,7 +70,7 @@ async def test_a_pending_job_is_deleted_and_never_runs(start_app: StartApp) -> N
 async def test_a_finished_job_is_deleted_and_a_second_delete_is_404(client: Client) -> None:
     job = await create_job(client)
     await run_to_end(client, job["id"])
-    assert await client.app[REDIS].exists(job_stream(job["id"])) == 1
+    assert await client.app[REDIS].exists(client.app[EVENTS].stream(job["id"])) == 1
     assert (await client.delete(f"/job/{job['id']}")).status == 204
     feed = await take_until(client, job["id"], "deleted", last_event_id="0-0")
     assert of(job, feed)[-1]["status"] == "succeeded"
@@ -89,6 +92,7 @@ async def test_a_deleted_job_stays_deleted_after_a_restart(start_app: StartApp) 
     assert (await client.get(f"/job/{kept['id']}")).status == 200
 
 
+@pytest.mark.stores("files")
 async def test_a_delete_racing_a_cancel_leaves_no_stream_behind(start_app: StartApp) -> None:
     """The cancel stores the job's new status and then publishes `cancelled`; a delete that
     comes in between must wait for that event, or the event would bring the stream back."""
@@ -97,10 +101,10 @@ async def test_a_delete_racing_a_cancel_leaves_no_stream_behind(start_app: Start
     job = await create_job(client)  # pending behind the first
     worker, stored = client.app[WORKER], client.app[STORE].get(job["id"])
     assert stored is not None
-    cancelling = asyncio.create_task(worker.cancel(stored))
+    cancelling = asyncio.create_task(worker.cancel(stored.id))
     while stored.status != "cancelled":  # the cancel is now storing it, before publishing
         await asyncio.sleep(0)
-    assert await worker.delete(stored)
+    assert await worker.delete(stored.id)
     await cancelling
     feed = await take_until(client, job["id"], "deleted", last_event_id="0-0")
     assert kinds(of(job, feed)) == ["created", "cancelled", "deleted"]

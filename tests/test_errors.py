@@ -10,8 +10,7 @@ import pytest
 from aiohttp import ClientResponse
 
 from jobservice.core.settings import MiB
-from jobservice.http.keys import REDIS, SETTINGS, STORE
-from jobservice.stream.eventlog import job_stream
+from jobservice.http.keys import EVENTS, REDIS, SETTINGS, STORE
 
 from .conftest import Client, StartApp, create_job
 from .sse import read_events
@@ -127,7 +126,7 @@ async def test_looking_up_unknown_ids_creates_nothing(client: Client) -> None:
     for job_id in ("nope", MISSING_UUID):
         await client.get(f"/job/{job_id}")
         await client.get(f"/job/{job_id}/stream")
-        assert await client.app[REDIS].exists(job_stream(job_id)) == 0
+        assert await client.app[REDIS].exists(client.app[EVENTS].stream(job_id)) == 0
         assert (await client.get(f"/job/{job_id}")).status == 404
     assert_nothing_stored(client)
 

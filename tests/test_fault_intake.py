@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from jobservice.http.keys import SETTINGS, STORE, WORKER
+from jobservice.http.keys import BACKEND, SETTINGS, STORE
 
 from .conftest import Client, StartApp, create_job
 from .test_cancel import Gate
@@ -60,7 +60,7 @@ async def test_a_burst_of_posts_never_overfills_the_queue(start_app: StartApp) -
             await asyncio.sleep(0.01)
     statuses = Counter(response.status for response in await asyncio.gather(*posts))
     assert statuses == {201: 10, 429: 50}
-    assert len(client.app[WORKER].queue) == 10
+    assert len(client.app[BACKEND].queue) == 10
     assert len(client.app[STORE]) == 11
     refused = await client.post("/job", json={"data": "still full"})
     assert refused.status == 429

@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from jobservice.http.keys import REDIS
 from jobservice.stream.eventlog import FEED_STREAM
 
 from .conftest import Client, StartApp, create_job, run_to_end
 from .sse import ServerEvent, iter_events
 from .test_cancel import Gate
+
+pytestmark = pytest.mark.stores
 
 
 async def take_until(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from jobservice.http.keys import STORE
 
 from .conftest import Client, StartApp, run_to_end
+
+pytestmark = pytest.mark.stores
 
 
 async def post(client: Client, key: str, data: object = 1) -> tuple[int, dict[str, object]]:
@@ -13,6 +17,7 @@ async def post(client: Client, key: str, data: object = 1) -> tuple[int, dict[st
     return response.status, job
 
 
+@pytest.mark.stores("files")
 async def test_a_repeated_key_returns_the_existing_job_with_200(client: Client) -> None:
     status, job = await post(client, "order-17")
     assert status == 201 and job["idempotency_key"] == "order-17"
@@ -33,6 +38,7 @@ async def test_the_key_survives_a_restart(client: Client, start_app: StartApp) -
     assert status == 200 and again["id"] == job["id"] and again["status"] == "succeeded"
 
 
+@pytest.mark.stores("files")
 async def test_an_empty_or_long_key_is_a_400(client: Client) -> None:
     for key in ("", "x" * 256):
         status, body = await post(client, key)

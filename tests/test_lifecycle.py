@@ -11,6 +11,8 @@ from jobservice.core.models import Job
 
 from .conftest import Client, StartApp, run_to_end
 
+pytestmark = pytest.mark.stores
+
 
 async def post(client: Client, **body: Any) -> dict[str, Any]:
     response = await client.post("/job", json={"data": None, **body})

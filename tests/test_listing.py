@@ -14,6 +14,8 @@ from jobservice.core.settings import Settings
 
 from .conftest import Client, StartApp, create_job, run_to_end
 
+pytestmark = pytest.mark.stores
+
 
 async def list_jobs(client: Client, **params: object) -> dict[str, Any]:
     response = await client.get("/jobs", params={k: str(v) for k, v in params.items()})
@@ -93,6 +95,7 @@ def write_snapshot(data_dir: Path, count: int) -> None:
     (data_dir / "jobs.json").write_text(json.dumps(jobs))
 
 
+@pytest.mark.stores("files")
 async def test_paging_stays_fast_with_100000_jobs(start_app: StartApp, settings: Settings) -> None:
     write_snapshot(settings.data_dir, 100_000)
     client = await start_app()

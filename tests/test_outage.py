@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from jobservice.http.keys import REDIS
+from jobservice.http.keys import EVENTS, REDIS
 from jobservice.stream.eventlog import job_stream
 
 from .conftest import Client, StartApp, create_job
@@ -74,14 +74,14 @@ async def test_a_finished_jobs_stream_gets_a_time_to_live(start_app: StartApp) -
     client = await start_app(stream_ttl_seconds=3600)
     job = await create_job(client)
     await read_events(client, job["id"])
-    ttl = await client.app[REDIS].ttl(job_stream(job["id"]))
+    ttl = await client.app[REDIS].ttl(client.app[EVENTS].stream(job["id"]))
     assert 3500 < ttl <= 3600
 
 
 async def test_an_expired_stream_is_rebuilt_from_the_stored_job(client: Client) -> None:
     job = await create_job(client)
     live = await read_events(client, job["id"])
-    await client.app[REDIS].delete(job_stream(job["id"]))  # as its TTL would
+    await client.app[REDIS].delete(client.app[EVENTS].stream(job["id"]))  # as its TTL would
     rebuilt = await read_events(client, job["id"])
     assert [e.json["type"] for e in rebuilt] == [e.json["type"] for e in live]
     for before, after in zip(live[2:], rebuilt[2:], strict=True):

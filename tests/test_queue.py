@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from .conftest import StartApp, create_job, run_to_end
 from .test_cancel import Gate
 from .test_lifecycle import fetch, post
+
+pytestmark = pytest.mark.stores
 
 
 async def test_higher_priority_runs_first_and_fifo_within_a_priority(

@@ -7,7 +7,7 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +272,27 @@ async def test_progress_saves_append_steps_and_a_retry_waits_its_backoff(
     retried, second = await eventually(lambda: store.claim(LEASE_MS), "the retry came due")
     assert retried.id == job.id and retried.attempts == 2 and second.token > lease.token
     assert retried.output == [] and retried.error is None and retried.run_at == 0
+
+
+async def test_a_save_whose_reply_never_came_is_counted_not_repeated(
+    store: RedisBackend, ids: JobIds
+) -> None:
+    """A progress save that Redis ran but whose reply was lost (a dropped connection, or
+    the handler cancelled while it waited): the lease does not count its step, and the next
+    save must neither fail nor store the step twice."""
+    await add(store, ids)
+    job, lease = await claim(store)
+    unaware = replace(lease)  # the worker's lease, had the reply of the next save been lost
+    assert job.output is not None
+    job.output.append({"step": 1})
+    assert await store.save(job, lease)
+    job.output.append({"step": 2})
+    job.move_to(Status.SUCCEEDED)
+    assert await store.save(job, unaware)
+    assert unaware.steps == 2
+    stored = await store.get(job.id)
+    assert stored is not None and stored.status is Status.SUCCEEDED
+    assert stored.output == [{"step": 1}, {"step": 2}]
 
 
 async def test_cancel_a_pending_job_takes_it_out_of_the_queue(

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from jobservice.core.models import now_ms
-from jobservice.http.keys import REDIS, RETENTION, SETTINGS
-from jobservice.stream.eventlog import job_stream
+from jobservice.http.keys import EVENTS, REDIS, RETENTION, SETTINGS
 
 from .conftest import Client, StartApp, create_job, run_to_end
 from .files import crash_image
 from .test_cancel import Gate
+
+pytestmark = pytest.mark.stores
 
 
 async def test_a_sweep_removes_old_ended_jobs_and_their_streams(start_app: StartApp) -> None:
@@ -25,13 +28,14 @@ async def test_a_sweep_removes_old_ended_jobs_and_their_streams(start_app: Start
     assert await client.app[RETENTION].sweep() == 0, "nothing is old enough yet"
     assert await client.app[RETENTION].sweep(now=now_ms() + 61_000) == 1
     assert (await client.get(f"/job/{cancelled['id']}")).status == 404
-    assert await client.app[REDIS].exists(job_stream(cancelled["id"])) == 0
+    assert await client.app[REDIS].exists(client.app[EVENTS].stream(cancelled["id"])) == 0
     for job in (running, pending):
         assert (await client.get(f"/job/{job['id']}")).status == 200
     listed = await (await client.get("/jobs")).json()
     assert cancelled["id"] not in {job["id"] for job in listed["jobs"]}
 
 
+@pytest.mark.stores("files")
 async def test_removed_jobs_stay_removed_after_restarts(
     client: Client, start_app: StartApp, tmp_path: Path
 ) -> None:

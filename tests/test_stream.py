@@ -16,6 +16,8 @@ from jobservice.core.models import Job
 from .conftest import Client, StartApp, create_job
 from .sse import ServerEvent, parse_stream, read_events
 
+pytestmark = pytest.mark.stores
+
 SEED_SEQUENCE = ["initial", "started"] + ["progress"] * 5 + ["completed"]
 
 

@@ -141,7 +141,10 @@ async def cancel(api: Api, args: argparse.Namespace) -> int:
 
 
 async def delete(api: Api, args: argparse.Namespace) -> int:
-    await api.call("DELETE", f"/job/{args.id}")
+    running = await api.call("DELETE", f"/job/{args.id}")
+    if running is not None:  # 202: another process runs it and has not stopped it yet
+        print(f"{args.id} is being cancelled, not deleted yet: delete it again once it ended")
+        return 1
     print(f"{args.id} deleted")
     return 0
 

@@ -45,11 +45,22 @@ class JobQueue:
         """Take the job out of the queue; False if it was not in it."""
         return self._live.pop(job_id, None) is not None
 
+    def pop_due(self) -> str | None:
+        """The next due job id, taken out of the queue; None if none is due."""
+        self._promote_due()
+        return self._pop_ready()
+
+    def next_due_in(self) -> float | None:
+        """Seconds until a queued job is due (0: one is due now); None: the queue is empty."""
+        self._promote_due()
+        while self._ready and self._live.get(self._ready[0][2]) != self._ready[0][1]:
+            heapq.heappop(self._ready)
+        return 0.0 if self._ready else self._seconds_to_next()
+
     async def get(self) -> str:
         """The next due job id, waiting for one to be queued or to come due."""
         while True:
-            self._promote_due()
-            job_id = self._pop_ready()
+            job_id = self.pop_due()
             if job_id is not None:
                 return job_id
             self._changed.clear()

@@ -101,6 +101,12 @@ class Settings:
     # Bind the port with SO_REUSEPORT, so that several processes can serve it.
     reuse_port: bool = False
 
+    @property
+    def keeps_files(self) -> bool:
+        """Whether this process keeps files under DATA_DIR (and holds its lock): the files
+        store's, or the embedded Redis's when no REDIS_URL is given."""
+        return self.store == "files" or not self.redis_url
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from upper-cased field names (PORT, DATA_DIR, ...); blanks are unset."""

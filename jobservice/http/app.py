@@ -17,8 +17,10 @@ from ..core.settings import Settings
 from ..ops.metrics import Metrics
 from ..service.retention import Retention
 from ..service.worker import Worker
+from ..store.files_backend import FilesBackend
 from ..store.jobstore import JobStore
 from ..store.lock import DataDirLock
+from ..store.redis_backend import RedisBackend
 from ..stream.eventlog import EventLog
 from ..stream.hub import StreamHub
 from ..stream.outbox import Outbox
@@ -27,6 +29,7 @@ from .auth import require_token
 from .cors import parse_origins, setup_cors
 from .errors import json_errors
 from .keys import (
+    BACKEND,
     EVENTS,
     METRICS,
     OPEN_STREAMS,
@@ -60,11 +63,12 @@ def create_app(settings: Settings, handler: Handler | None = None) -> web.Applic
     app[REGISTRY] = build_registry(settings, handler)
     app[OPEN_STREAMS] = OpenStreams()
     app[METRICS] = Metrics()
+    if settings.keeps_files:
+        app.cleanup_ctx.append(data_dir_lock)
     app.cleanup_ctx.extend([
-        data_dir_lock,
         embedded_redis,
         redis_clients,
-        job_store,
+        redis_store if settings.store == "redis" else files_store,
         event_log,
         worker,
         retention,
@@ -88,7 +92,8 @@ def middlewares(app: web.Application, settings: Settings) -> list[Middleware]:
 
 async def data_dir_lock(app: web.Application) -> AsyncIterator[None]:
     """First of all: a second service on the same files would stop this one's Redis and
-    overwrite its snapshots."""
+    overwrite its snapshots. (The Redis store on a REDIS_URL keeps no files: processes that
+    share it may share a working directory.)"""
     lock = DataDirLock(app[SETTINGS].data_dir)
     lock.acquire("jobservice serve", "Stop the other one, or give this one its own DATA_DIR.")
     yield
@@ -123,13 +128,30 @@ async def redis_clients(app: web.Application) -> AsyncIterator[None]:
     await app[REDIS].aclose()
 
 
-async def job_store(app: web.Application) -> AsyncIterator[None]:
+async def files_store(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     store = JobStore(settings.data_dir, settings.compact_every, observer=app[METRICS])
     await store.open()
-    app[STORE] = store
+    backend = FilesBackend(store)
+    backend.open()
+    app[STORE], app[BACKEND] = store, backend
     yield
     await store.close()
+
+
+async def redis_store(app: web.Application) -> AsyncIterator[None]:
+    """Jobs in the Redis at REDIS_URL (or the embedded one), shared with every process on it."""
+    settings = app[SETTINGS]
+    backend = RedisBackend(
+        app[REDIS],
+        shards=settings.redis_store_shards,
+        strict_order=settings.redis_strict_order,
+        replicas=settings.redis_wait_replicas,
+    )
+    await backend.open()
+    app[BACKEND] = backend
+    yield
+    await backend.close()
 
 
 async def event_log(app: web.Application) -> AsyncIterator[None]:
@@ -149,6 +171,8 @@ async def event_log(app: web.Application) -> AsyncIterator[None]:
         feed_maxlen=settings.feed_maxlen,
         ttl_seconds=settings.stream_ttl_seconds,
         observer=app[METRICS],
+        shards=settings.redis_store_shards if settings.store == "redis" else None,
+        shared_feed=settings.store == "redis",
     )
     yield
     await hub.stop()
@@ -157,17 +181,26 @@ async def event_log(app: web.Application) -> AsyncIterator[None]:
 
 async def worker(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    app[WORKER] = Worker(app[STORE], app[EVENTS], app[REGISTRY], settings, app[METRICS])
+    app[WORKER] = Worker(app[BACKEND], app[EVENTS], app[REGISTRY], settings, app[METRICS])
     await app[WORKER].start()
     watch_gauges(app)
-    logger.info(
-        "jobs stored: %d; queued to run: %d; workers: %d",
-        len(app[STORE]), len(app[WORKER].queue), max(1, settings.worker_concurrency),
-    )  # fmt: skip
+    queued, workers = await app[BACKEND].queue_length(), max(1, settings.worker_concurrency)
+    if STORE in app:
+        logger.info("jobs stored: %d; queued to run: %d; workers: %d",
+                    len(app[STORE]), queued, workers)  # fmt: skip
+    else:
+        logger.info("Redis store: jobs queued to run (by every process): %d; workers here: %d",
+                    queued, workers)  # fmt: skip
     yield
     running = app[WORKER].running
-    await app[WORKER].stop(settings.stop_grace_seconds)
-    log_left(app[STORE], running)
+    cut_off = await app[WORKER].stop(settings.stop_grace_seconds)
+    if STORE in app:
+        log_left(app[STORE], running)
+    else:
+        logger.info(
+            "workers stopped; jobs running: %d (ended within the grace period: %d; cut off, "
+            "given back to the queue: %d)", running, running - cut_off, cut_off,
+        )  # fmt: skip
 
 
 def log_left(store: JobStore, running: int) -> None:
@@ -183,7 +216,7 @@ def log_left(store: JobStore, running: int) -> None:
 
 async def retention(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    app[RETENTION] = Retention(app[STORE], app[EVENTS], settings.retention_seconds)
+    app[RETENTION] = Retention(app[BACKEND], app[EVENTS], settings.retention_seconds)
     stop = asyncio.Event()
     sweeping = asyncio.create_task(
         app[RETENTION].run(settings.retention_sweep_seconds, stop), name="retention"
@@ -201,8 +234,8 @@ async def retention(app: web.Application) -> AsyncIterator[None]:
 
 def watch_gauges(app: web.Application) -> None:
     worker, streams = app[WORKER], app[OPEN_STREAMS]
+    # queue_depth is read by the metrics view (with the Redis store it asks Redis).
     app[METRICS].watch(
-        queue_depth=worker.queue.__len__,
         jobs_in_progress=lambda: worker.running,
         sse_open=streams.__len__,
     )

@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from redis.exceptions import RedisError
 
 from ..core.codec import dumps_str
 from ..ops.logs import redact
@@ -41,6 +42,11 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         # The client left (often while an event stream was being opened): nobody to answer.
         logger.debug("client went away during %s %s", request.method, request.path)
         return web.Response(status=CLIENT_CLOSED, reason="Client Closed Request")
+    except RedisError as exc:
+        # With the Redis store, every request reads Redis: it is away, or refused the call.
+        logger.warning("Redis failed on %s %s: %s", request.method, redact(request.path), exc)
+        body = {"error": f"Redis is unavailable: {exc}"}
+        return web.json_response(body, status=503, dumps=dumps_str)
     except Exception:
         logger.exception("unhandled error on %s %s", request.method, redact(request.path))
         return web.json_response({"error": "Internal server error"}, status=500, dumps=dumps_str)

@@ -7,6 +7,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 
 import aiofiles
 import aiofiles.os
@@ -16,7 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from redis.exceptions import RedisError
 
 from ..core import codec
-from .keys import METRICS, REDIS, SETTINGS, WORKER
+from .keys import BACKEND, METRICS, REDIS, SETTINGS, WORKER
 
 # A readiness probe must answer before the orchestrator's own timeout (often 1-5 s).
 CHECK_TIMEOUT = 2.0
@@ -30,7 +31,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    results = {name: await _run(check, request.app) for name, check in CHECKS.items()}
+    checks = CHECKS if request.app[SETTINGS].keeps_files else NO_FILES
+    results = {name: await _run(check, request.app) for name, check in checks.items()}
     failing = [name for name, result in results.items() if result != OK]
     if failing:
         body = {"error": f"not ready: {', '.join(failing)}", "checks": results}
@@ -39,7 +41,11 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[METRICS].registry)
+    metrics = request.app[METRICS]
+    # Read here, not by the gauge: with the Redis store it is a call to Redis.
+    with suppress(RedisError):
+        metrics.queue_depth.set(await request.app[BACKEND].queue_length())
+    body = generate_latest(metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})
 
 
@@ -80,3 +86,5 @@ CHECKS: dict[str, Check] = {
     "data_dir": check_data_dir,
     "workers": check_workers,
 }
+# A process with no files of its own (the Redis store on a REDIS_URL).
+NO_FILES = {name: check for name, check in CHECKS.items() if name != "data_dir"}

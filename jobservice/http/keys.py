@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ..ops.metrics import Metrics
     from ..service.retention import Retention
     from ..service.worker import Worker
+    from ..store.backend import JobBackend
     from ..store.jobstore import JobStore
     from ..stream.eventlog import EventLog
     from .wire import OpenStreams
@@ -24,6 +25,9 @@ REDIS: web.AppKey[Redis] = web.AppKey("redis")
 # The stream hub's client: one connection, for its one XREAD BLOCK, with no read timeout.
 REDIS_BLOCKING: web.AppKey[Redis] = web.AppKey("redis_blocking")
 REGISTRY: web.AppKey[Registry] = web.AppKey("registry")
+# Where jobs live, as the worker and the views use it: the files store or the Redis store.
+BACKEND: web.AppKey[JobBackend] = web.AppKey("backend")
+# The files store's JobStore (with STORE=files only).
 STORE: web.AppKey[JobStore] = web.AppKey("store")
 EVENTS: web.AppKey[EventLog] = web.AppKey("events")
 WORKER: web.AppKey[Worker] = web.AppKey("worker")

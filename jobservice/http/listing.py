@@ -7,9 +7,9 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.models import Job, Status
+from ..core.models import Status
+from ..store.backend import JobBackend
 from ..store.index import Key
-from ..store.jobstore import JobStore
 
 DEFAULT_LIMIT = 50
 
@@ -22,16 +22,12 @@ class ListQuery:
     after: Key | None = None
 
 
-def page(store: JobStore, query: ListQuery) -> dict[str, Any]:
+async def page(store: JobBackend, query: ListQuery) -> dict[str, Any]:
     """Up to `limit` matching jobs below the cursor, and the cursor of the next page (or null).
 
     Unfiltered, a page reads `limit` + 1 entries; a filter reads on until it has that many
     matches, so a rare status or type costs a longer walk."""
-    found: list[Job] = []
-    for job in store.newest_first(query.after, query.status, query.type):
-        found.append(job)
-        if len(found) > query.limit:
-            break
+    found = await store.newest_first(query.after, query.status, query.type, query.limit + 1)
     jobs = found[: query.limit]
     more = len(found) > query.limit
     return {

@@ -63,8 +63,15 @@ LAST_EVENT_ID = {
 }
 PUBLIC: list[dict[str, list[str]]] = []  # no auth, even with API_TOKEN set
 STREAM_AUTH: list[dict[str, list[str]]] = [{"bearer": []}, {"queryToken": []}]
+# The Redis store only: the job runs in another process.
+CANCEL_REQUESTED = json_body(
+    ref("Job"),
+    "The job runs in another process, which has the cancel request but has not ended the job "
+    "within a few seconds; it will end cancelled (its stream says when). The job as it is now",
+)
 CANCEL_RESPONSES = {
     "200": json_body(ref("Job"), "The job, now cancelled"),
+    "202": CANCEL_REQUESTED,
     "401": UNAUTHORIZED,
     "404": NOT_FOUND,
     "409": error("The job has already ended (succeeded, failed or cancelled)"),
@@ -174,6 +181,11 @@ PATHS: dict[str, Any] = {
             "operationId": "deleteJob",
             "parameters": [JOB_ID],
             "responses": {
+                "202": {
+                    **CANCEL_REQUESTED,
+                    "description": CANCEL_REQUESTED["description"]
+                    + "; it is not deleted: delete it again once it has ended",
+                },
                 "204": {"description": "The job is gone"},
                 "401": UNAUTHORIZED,
                 "404": NOT_FOUND,
@@ -185,8 +197,8 @@ PATHS: dict[str, Any] = {
         "post": {
             "summary": "Cancel a job",
             "description": "A pending job leaves the queue; a running job's handler is "
-            "cancelled. A `cancelled` event ends the job's open streams. The job is kept, "
-            "with status cancelled (DELETE /job/{id} removes it).",
+            "cancelled, in whichever process runs it. A `cancelled` event ends the job's open "
+            "streams. The job is kept, with status cancelled (DELETE /job/{id} removes it).",
             "operationId": "cancelJob",
             "parameters": [JOB_ID],
             "responses": CANCEL_RESPONSES,

@@ -15,11 +15,11 @@ from redis.exceptions import RedisError, ResponseError
 from ..core.events import Entry, Event, history
 from ..core.models import TERMINAL_EVENTS, TERMINAL_STATUSES, EventType, Job, StreamId, stream_id
 from ..core.tasks import let_go
-from ..stream.eventlog import FEED_STREAM, FROM_START, EventLog, job_stream
+from ..stream.eventlog import FEED_STREAM, FROM_START, EventLog
 from ..stream.hub import Delivery, Inbox, StreamHub
 from . import wire
 from .errors import json_error
-from .keys import EVENTS, OPEN_STREAMS, SETTINGS
+from .keys import BACKEND, EVENTS, OPEN_STREAMS, SETTINGS
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class Relay:
 async def stream_job(request: web.Request, job: Job) -> web.StreamResponse:
     """The original service's stream: `initial`, then the job's events until its last one."""
     events, settings = request.app[EVENTS], request.app[SETTINGS]
-    key = job_stream(job.id)
+    key = events.stream(job.id)
     after = wire.resume_point(request.headers.get(wire.LAST_EVENT_ID))
     rebuilt = await _rebuilt_history(events, job, after)
     if after is not None and (rebuilt == [] or await has_all(events, key, after)):
@@ -71,13 +71,17 @@ async def stream_job(request: web.Request, job: Job) -> web.StreamResponse:
             return response
 
         async def finished_tail(after: str) -> list[Entry] | None:
-            """Once the job has ended: its last event if its stream went while we watched (a
-            TTL, retention); nothing if the client is past the stream's end (it resumed from
-            a later id). Else None: more may come."""
-            if job.status not in TERMINAL_STATUSES:
-                return None
+            """Once the job has ended (as the store has it now: another process may have
+            ended it): its last event if its stream went while we watched (a TTL,
+            retention); nothing if the client is past the stream's end (it resumed from a
+            later id) or the job was deleted. Else None: more may come."""
+            found = await request.app[BACKEND].get(job.id)
+            current = found or job
+            if current.status not in TERMINAL_STATUSES:
+                # Deleted (by a process whose last event we missed): nothing more will come.
+                return [] if found is None else None
             if await events.expired(job.id):
-                return history(job)[-1:]
+                return history(current)[-1:]
             return [] if await has_all(events, key, after) else None
 
         relay = Relay(key, after or FROM_START, settings.stream_block_ms, idle=finished_tail)

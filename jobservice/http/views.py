@@ -6,13 +6,16 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from redis.exceptions import RedisError
 
 from ..core import codec
+from ..core.errors import QueueFullError
 from ..core.models import Job
-from ..service.worker import JobFinishedError, QueueFullError
+from ..service.worker import CancelPendingError, JobFinishedError, JobNotFoundError
+from ..store.redis_backend import NotReplicatedError
 from . import sse
 from .errors import json_error
-from .keys import REGISTRY, SETTINGS, STORE, WORKER
+from .keys import BACKEND, REGISTRY, SETTINGS, WORKER
 from .listing import page
 from .validation import cut, integer_beyond_64_bits, job_request, list_query
 
@@ -20,6 +23,8 @@ JOB_NOT_FOUND = "Job not found"
 # Sent with 429: the queue drains at the workers' pace; a second is a fair first wait.
 RETRY_LATER = {"Retry-After": "1"}
 BODY_HINT = 'send a JSON object like {"data": {...}}'
+# A write the store refused: a full or read-only disk, Redis away or short of replicas.
+STORE_ERRORS = (OSError, RedisError, NotReplicatedError)
 
 
 async def create_job(request: web.Request) -> web.Response:
@@ -31,7 +36,13 @@ async def create_job(request: web.Request) -> web.Response:
         job, created = await request.app[WORKER].submit(wanted)
     except QueueFullError as exc:
         raise json_error(web.HTTPTooManyRequests, str(exc), RETRY_LATER) from None
-    except OSError as exc:
+    except NotReplicatedError as exc:
+        message = (
+            f"Job stored, but not confirmed by the replicas asked for ({exc}): it will run; "
+            "send the request again with the same Idempotency-Key to get it"
+        )
+        raise json_error(web.HTTPServiceUnavailable, message) from None
+    except STORE_ERRORS as exc:
         raise json_error(web.HTTPServiceUnavailable, f"Job could not be stored: {exc}") from None
     return web.json_response(
         job.to_dict(),
@@ -42,45 +53,57 @@ async def create_job(request: web.Request) -> web.Response:
 
 
 async def get_job(request: web.Request) -> web.Response:
-    return web.json_response(_job(request).to_dict(), dumps=codec.dumps_str)
+    return web.json_response((await _job(request)).to_dict(), dumps=codec.dumps_str)
 
 
 async def list_jobs(request: web.Request) -> web.Response:
     query = list_query(request.query)
-    return web.json_response(page(request.app[STORE], query), dumps=codec.dumps_str)
+    return web.json_response(await page(request.app[BACKEND], query), dumps=codec.dumps_str)
 
 
 async def cancel_job(request: web.Request) -> web.Response:
     try:
-        job = await request.app[WORKER].cancel(_job(request))
+        job = await request.app[WORKER].cancel(request.match_info["id"])
+    except JobNotFoundError:
+        raise json_error(web.HTTPNotFound, JOB_NOT_FOUND) from None
     except JobFinishedError as exc:
         raise json_error(web.HTTPConflict, str(exc)) from None
-    except OSError as exc:
+    except CancelPendingError as exc:
+        return _cancel_requested(exc.job)
+    except STORE_ERRORS as exc:
         raise json_error(web.HTTPServiceUnavailable, f"Job could not be stored: {exc}") from None
     return web.json_response(job.to_dict(), dumps=codec.dumps_str)
 
 
 async def delete_job(request: web.Request) -> web.Response:
     try:
-        deleted = await request.app[WORKER].delete(_job(request))
-    except OSError as exc:
+        deleted = await request.app[WORKER].delete(request.match_info["id"])
+    except CancelPendingError as exc:
+        return _cancel_requested(exc.job)
+    except STORE_ERRORS as exc:
         message = f"The deletion could not be stored: {exc}"
         raise json_error(web.HTTPServiceUnavailable, message) from None
-    if not deleted:  # another request deleted it meanwhile
+    if not deleted:  # no such job, or another request deleted it meanwhile
         raise json_error(web.HTTPNotFound, JOB_NOT_FOUND)
     return web.Response(status=204)
 
 
+def _cancel_requested(job: Job) -> web.Response:
+    """202: the job runs in another process, which has the request but has not ended the
+    job yet (it will end cancelled; its stream says when)."""
+    return web.json_response(job.to_dict(), status=202, dumps=codec.dumps_str)
+
+
 async def stream_job(request: web.Request) -> web.StreamResponse:
-    return await sse.stream_job(request, _job(request))
+    return await sse.stream_job(request, await _job(request))
 
 
 async def feed(request: web.Request) -> web.StreamResponse:
     return await sse.stream_feed(request)
 
 
-def _job(request: web.Request) -> Job:
-    job = request.app[STORE].get(request.match_info["id"])
+async def _job(request: web.Request) -> Job:
+    job = await request.app[BACKEND].get(request.match_info["id"])
     if job is None:
         raise json_error(web.HTTPNotFound, JOB_NOT_FOUND)
     return job

@@ -8,7 +8,11 @@ from enum import StrEnum
 from typing import Protocol
 
 from ..core.models import Job, Status
+from ..core.request import MAX_PRIORITY
 from .index import Key
+
+# Jobs cut off while running (a crash, a stop, a lapsed lease) run again before anything else.
+RERUN_PRIORITY = MAX_PRIORITY + 1
 
 
 @dataclass(slots=True)
@@ -121,6 +125,13 @@ class JobBackend(Protocol):
         lease released. A final status: the lease released. A retry of a job whose cancel
         was requested is stored as cancelled instead: after True, `job.status` is what was
         stored, and the caller publishes by it."""
+        ...
+
+    async def release(self, job: Job, lease: Lease) -> bool:
+        """Give back a job this process stops running before it ended (the process is
+        stopping): pending again, first in line, as a reclaimed job; False if the lease is
+        no longer its, or if this store keeps it processing for its next start (the files
+        store). After True, publish by `job.status` (cancelled, if its cancel was asked)."""
         ...
 
     async def cancel(self, job_id: str) -> CancelResult:

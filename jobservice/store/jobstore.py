@@ -74,13 +74,14 @@ class JobStore:
         assert status not in TERMINAL_STATUSES
         return (job for job in self._jobs.values() if job.status is status)
 
-    def ended_before(self, cutoff: int) -> list[Job]:
-        """Jobs that ended before `cutoff` (epoch ms)."""
-        loaded = [s.job() for s in self._stored.values() if s.updated < cutoff]
-        return loaded + [
+    def ended_before(self, cutoff: int) -> Iterator[Job]:
+        """Jobs that ended before `cutoff` (epoch ms); only those are parsed. Take what you
+        need from it before the store changes."""
+        yield from (s.job() for s in self._stored.values() if s.updated < cutoff)
+        yield from (
             job for job in self._jobs.values()
             if job.status in TERMINAL_STATUSES and job.updated < cutoff
-        ]  # fmt: skip
+        )  # fmt: skip
 
     def by_idempotency_key(self, key: str) -> Job | None:
         job_id = self._by_idempotency_key.get(key)

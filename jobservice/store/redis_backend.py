@@ -14,14 +14,13 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 from ..core import codec
 from ..core.errors import QueueFullError, StartupError
 from ..core.models import Job, Status, now_ms
-from ..core.request import MAX_PRIORITY
 from . import redis_scripts as lua
-from .backend import CancelOutcome, CancelResult, JobBackend, Lease
+from .backend import RERUN_PRIORITY, CancelOutcome, CancelResult, JobBackend, Lease
 from .index import Key
 from .redis_keys import (
     ShardKeys,
@@ -36,10 +35,10 @@ from .redis_reads import RedisReads
 from .redis_records import from_record, mutable_fields, new_fields, text
 from .redis_signals import Signals
 
-# Jobs whose lease lapsed run again before anything else, as after a crash.
-RERUN_PRIORITY = MAX_PRIORITY + 1
 # Claims retried when another process took the job this one picked first.
 CLAIM_TRIES = 3
+# The SAVE script's refusal when the output steps stored differ from the lease's count.
+OUT_OF_STEP = "output steps out of step with the lease"
 CANCEL_OUTCOMES = {
     "missing": CancelOutcome.NOT_FOUND,
     "finished": CancelOutcome.FINISHED,
@@ -259,6 +258,32 @@ class RedisBackend:
         return held >= 0
 
     async def save(self, job: Job, lease: Lease) -> bool:
+        return await self._save_queued_at(job, lease, -job.priority)
+
+    async def release(self, job: Job, lease: Lease) -> bool:
+        job.move_to(Status.PENDING)
+        job.run_at = 0
+        return await self._save_queued_at(job, lease, -RERUN_PRIORITY)
+
+    async def _save_queued_at(self, job: Job, lease: Lease, score: int) -> bool:
+        """The fenced save; a pending job is queued with this ready-queue score.
+
+        A save Redis ran whose reply never came back (a lost connection, or the handler's
+        task cancelled while it waited: a timeout, a cancel) stored steps `lease.steps` does
+        not count; the script then refuses the next save as out of step. The lease is still
+        this one (the script checks it first), so the stored steps are its own: count them
+        and save again."""
+        try:
+            return await self._save_once(job, lease, score)
+        except ResponseError as exc:
+            if OUT_OF_STEP not in str(exc):
+                raise
+        keys = self._shard(job.id)
+        assert keys is not None
+        lease.steps = int(await self._redis.llen(keys.out(job.id)))
+        return await self._save_once(job, lease, score)
+
+    async def _save_once(self, job: Job, lease: Lease, score: int) -> bool:
         keys = self._shard(job.id)
         assert keys is not None and lease.job_id == job.id
         present, absent = mutable_fields(job)
@@ -268,7 +293,7 @@ class RedisBackend:
             keys=[keys.job(job.id), keys.out(job.id), keys.ready, keys.delayed, keys.leases,
                   keys.ended],
             args=[job.id, lease.token, job.status.value, job.updated, job.run_at, now,
-                  -job.priority, _member(now, job.id), self._work, lease.steps, len(present),
+                  score, _member(now, job.id), self._work, lease.steps, len(present),
                   len(absent), *(part for pair in present.items() for part in pair), *absent,
                   *steps],
         ))  # fmt: skip

@@ -50,7 +50,7 @@ class EventLog:
     def __init__(
         self, redis: Redis | RedisCluster, hub: StreamHub, outbox: Outbox, *, maxlen: int,
         feed_maxlen: int, ttl_seconds: int, shards: int | None = None,
-        observer: Observer | None = None,
+        observer: Observer | None = None, shared_feed: bool = False,
     ) -> None:  # fmt: skip
         """`shards`: the Redis job store's shard count (None with the files store)."""
         self._redis = redis
@@ -62,21 +62,27 @@ class EventLog:
         self._feed_maxlen = feed_maxlen
         self._ttl = ttl_seconds
         self._observer = observer or Unobserved()
+        # Other processes write the feed too (the Redis store): Redis picks its entries' ids.
+        self._shared_feed = shared_feed
 
     def new_job(self, job_id: str) -> None:
         self._outbox.new_stream(self.stream(job_id))
+
+    def release(self, job_id: str) -> None:
+        """This process will not end the job's stream (another process runs the job next)."""
+        self._outbox.release(self.stream(job_id))
 
     async def publish(self, job_id: str, event: Event) -> None:
         """Queue the event for the job's stream and the feed; a job's last event also starts
         its stream's time to live."""
         expire = self._ttl if event["type"] in TERMINAL_EVENTS else None
         await self._outbox.publish(self.stream(job_id), event, self._maxlen, expire)
-        await self._outbox.publish(FEED_STREAM, event, self._feed_maxlen)
+        await self._outbox.publish(FEED_STREAM, event, self._feed_maxlen, shared=self._shared_feed)
         self._observer.event_published(event["type"])
 
     async def announce(self, event: Event) -> None:
         """Queue the event for the feed only (a job's own stream starts with `started`)."""
-        await self._outbox.publish(FEED_STREAM, event, self._feed_maxlen)
+        await self._outbox.publish(FEED_STREAM, event, self._feed_maxlen, shared=self._shared_feed)
         self._observer.event_published(event["type"])
 
     async def expired(self, job_id: str) -> bool:

@@ -6,7 +6,12 @@ failure (the commands reached Redis, the replies did not reach us) is refused by
 "equal or smaller than the top item" instead of being written twice; a refused entry is then
 looked up by its id, and counts as written if Redis has it. While Redis is away the outbox
 holds up to `limit` entries; past that, publishers wait for room (the worker slows down,
-nothing is lost)."""
+nothing is lost).
+
+Explicit ids suit a stream with one writer at a time (a job's). A stream that several
+processes write at once (the feed, with the Redis store) is published `shared`: Redis picks
+the id (`XADD *`), so writers never collide, but a retry after an ambiguous failure may then
+write the entry twice."""
 
 from __future__ import annotations
 
@@ -41,6 +46,8 @@ class Entry:
     id: StreamId | None = None
     # Not an entry: the stream's deletion, in order after the entries queued before it.
     drop: bool = False
+    # Written with an id Redis picks (XADD *): a stream other processes write too.
+    shared: bool = False
 
 
 class Outbox:
@@ -50,6 +57,8 @@ class Outbox:
         self._limit = limit
         self._entries: deque[Entry] = deque()
         self._last: dict[str, StreamId] = {}
+        # Streams this process will not end, whose last id is dropped once written.
+        self._released: set[str] = set()
         self._waiting: Counter[str] = Counter()
         self._wakeup = asyncio.Event()
         self._room = asyncio.Event()
@@ -82,12 +91,21 @@ class Outbox:
         """Note a stream that no earlier process wrote to, so its ids start fresh."""
         self._last.setdefault(stream, (0, 0))
 
+    def release(self, stream: str) -> None:
+        """Stop tracking a stream this process will not end (another may write it next), once
+        the entries queued for it are written."""
+        if self.holds(stream):
+            self._released.add(stream)
+        else:
+            self._last.pop(stream, None)
+
     async def publish(
-        self, stream: str, fields: dict[str, str], maxlen: int, expire: int | None = None
-    ) -> None:
+        self, stream: str, fields: dict[str, str], maxlen: int, expire: int | None = None,
+        *, shared: bool = False,
+    ) -> None:  # fmt: skip
         """Queue an entry for a stream capped at about `maxlen`; `expire` (seconds) sets the
-        stream's time to live once the entry is written."""
-        await self._queue(Entry(stream, fields, maxlen, expire))
+        stream's time to live once the entry is written. `shared`: Redis picks its id."""
+        await self._queue(Entry(stream, fields, maxlen, expire, shared=shared))
 
     async def delete(self, stream: str) -> None:
         """Queue the stream's deletion: entries queued for it before are written first, so
@@ -125,7 +143,7 @@ class Outbox:
     async def _flush_batch(self) -> None:
         batch = [self._entries[i] for i in range(min(BATCH, len(self._entries)))]
         for entry in batch:
-            if entry.drop:
+            if entry.drop or entry.shared:
                 continue
             if entry.stream not in self._last:
                 await self._learn_last_id(entry.stream)
@@ -139,15 +157,22 @@ class Outbox:
             elif isinstance(result, Exception) and not _refused(result):
                 raise result
             self._entries.popleft()
-            self._waiting[entry.stream] -= 1
-            if not self._waiting[entry.stream]:
-                del self._waiting[entry.stream]
-            if entry.expire is not None or entry.drop:  # the stream's end: stop tracking it
-                self._last.pop(entry.stream, None)
+            self._written(entry)
         if len(self._entries) < self._limit:
             self._room.set()
         if not self._entries:
             self._empty.set()
+
+    def _written(self, entry: Entry) -> None:
+        stream = entry.stream
+        self._waiting[stream] -= 1
+        if not self._waiting[stream]:
+            del self._waiting[stream]
+            if stream in self._released:
+                self._released.discard(stream)
+                self._last.pop(stream, None)
+        if entry.expire is not None or entry.drop:  # the stream's end: stop tracking it
+            self._last.pop(stream, None)
 
     async def _send(self, batch: list[Entry]) -> list[Any]:
         pipe = self._redis.pipeline(transaction=False)
@@ -155,9 +180,12 @@ class Outbox:
             if entry.drop:
                 pipe.delete(entry.stream)
                 continue
-            assert entry.id is not None
             fields: dict[Any, Any] = entry.fields
-            pipe.xadd(entry.stream, fields, id=_text(entry.id), maxlen=entry.maxlen)
+            entry_id = "*"
+            if not entry.shared:
+                assert entry.id is not None
+                entry_id = _text(entry.id)
+            pipe.xadd(entry.stream, fields, id=entry_id, maxlen=entry.maxlen)
             if entry.expire is not None:
                 pipe.expire(entry.stream, entry.expire)
         results = await pipe.execute(raise_on_error=False)
