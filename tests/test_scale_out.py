@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from .service import HANG, Service
+from .service import HANG, RedisProcess, Service, post_job
 from .sse import parse_stream
 
 pytestmark = pytest.mark.slow
@@ -95,6 +95,7 @@ async def test_processes_share_one_port_and_one_state(tmp_path: Path) -> None:
         await wait_until_succeeded(session, service.url, ids)
         for job_id in ids:  # each read and stream served by whichever process takes it
             assert await events_of(session, service.url, job_id) == [
+                "initial",
                 "started",
                 *["progress"] * 5,
                 "completed",
@@ -154,3 +155,39 @@ async def test_settings_that_cannot_scale_are_refused(
         )
     assert await asyncio.wait_for(process.wait(), HANG) == 1
     assert says in await service.output()
+
+
+async def test_a_process_paused_past_its_lease_cannot_overwrite_the_outcome(
+    tmp_path: Path,
+) -> None:
+    redis = RedisProcess(tmp_path / "redis")
+    await redis.start()
+    shared = {"STORE": "redis", "REDIS_URL": redis.url, "JOB_LEASE_SECONDS": "1",
+              "JOB_STEP_MS": "400"}  # fmt: skip
+    paused, other = Service(tmp_path / "a", **shared), Service(tmp_path / "b", **shared)
+    await paused.start()
+    async with aiohttp.ClientSession() as session:
+        job_id = (await post_job(session, paused.url))["id"]
+        async with asyncio.timeout(HANG):
+            while (await (await session.get(f"{paused.url}/job/{job_id}")).json())[
+                "status"
+            ] != "processing":
+                await asyncio.sleep(0.02)
+        assert paused.process is not None
+        os.killpg(paused.process.pid, signal.SIGSTOP)
+        await other.start()  # takes the job once the paused one's lease lapses
+        await wait_until_succeeded(session, other.url, [job_id])
+        os.killpg(paused.process.pid, signal.SIGCONT)
+        async with asyncio.timeout(HANG):
+            while "lease is lost" not in (log := await paused.output()) and (
+                "lease was lost" not in log
+            ):
+                await asyncio.sleep(0.05)
+        for service in (paused, other):
+            record = await (await session.get(f"{service.url}/job/{job_id}")).json()
+            assert record["status"] == "succeeded" and record["attempts"] == 2
+            history = await events_of(session, service.url, job_id)
+            assert history.count("completed") == 1 and history[-1] == "completed"
+            assert history.count("restarted") == 1
+    assert await other.stop() == 0 and await paused.stop() == 0
+    await redis.stop()
