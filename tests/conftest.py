@@ -16,6 +16,7 @@ from jobservice.http.app import create_app
 from jobservice.stream.redis_server import EmbeddedRedis, find_redis_server
 
 from .redis_servers import cluster
+from .service import Service
 from .sse import read_events
 
 Client = TestClient[Any, Any]
@@ -36,6 +37,14 @@ def store(request: pytest.FixtureRequest) -> str:
     """The job store of the test's app: "files", or each store for a test marked `stores`."""
     kind: str = getattr(request, "param", "files")
     return kind
+
+
+@pytest.fixture(autouse=True)
+def kill_leftovers() -> Iterator[None]:
+    """Services a failed test did not stop are killed, so they cannot outlive the run."""
+    yield
+    while Service.started:
+        Service.started.pop().kill()
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ import os
 import signal
 import socket
 import sys
+from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 from redis.asyncio import Redis
@@ -29,7 +30,10 @@ def free_port() -> int:
 
 
 class Service:
-    """One jobservice process on its own port and data dir."""
+    """One jobservice process on its own port and data dir. A test that fails before it
+    stops its services leaves them to `kill_leftovers` (an autouse fixture in conftest)."""
+
+    started: ClassVar[list[Service]] = []
 
     def __init__(self, data_dir: Path, *command: str, **env: str) -> None:
         self.port = free_port()
@@ -53,6 +57,7 @@ class Service:
                 *self.command, env=self.env, cwd=ROOT, stdout=log,
                 stderr=asyncio.subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
+        Service.started.append(self)
         async with asyncio.timeout(HANG), aiohttp.ClientSession() as session:
             while True:
                 try:
@@ -67,6 +72,12 @@ class Service:
         if self.process.returncode is None:
             os.killpg(self.process.pid, sig)
         return await asyncio.wait_for(self.process.wait(), HANG)
+
+    def kill(self) -> None:
+        """SIGKILL to the process group, if it still runs (its children go with it)."""
+        if self.process is not None and self.process.returncode is None:
+            with suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
 
     async def output(self) -> str:
         """Everything the service printed, over all its starts."""
