@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis as sync_redis
 
 from .service import HANG, RedisProcess, Service, post_job
 from .sse import parse_stream
@@ -191,3 +192,32 @@ async def test_a_process_paused_past_its_lease_cannot_overwrite_the_outcome(
             assert history.count("restarted") == 1
     assert await other.stop() == 0 and await paused.stop() == 0
     await redis.stop()
+
+
+async def test_processes_on_a_redis_cluster_share_jobs_and_survive_a_kill(
+    tmp_path: Path, redis_cluster: list[int]
+) -> None:
+    for port in redis_cluster:
+        with sync_redis.Redis(port=port) as node:
+            node.flushall()
+    url = f"redis://127.0.0.1:{redis_cluster[0]}"
+    shared = {"STORE": "redis", "REDIS_URL": url, "REDIS_STORE_SHARDS": "3",
+              "JOB_LEASE_SECONDS": "2", "JOB_STEP_MS": "200"}  # fmt: skip
+    killed, other = Service(tmp_path / "a", **shared), Service(tmp_path / "b", **shared)
+    await killed.start()
+    async with aiohttp.ClientSession() as session:
+        ids = await create(session, killed.url, 30)
+        async with asyncio.timeout(HANG):  # the killed one holds running jobs
+            while (await who_answers(session, killed.url))[1] == 0:
+                await asyncio.sleep(0.02)
+        await other.start()
+        assert "is a cluster of 3 nodes" in await other.output()
+        await killed.stop(signal.SIGKILL)
+        await wait_until_succeeded(session, other.url, ids)
+        histories = [await events_of(session, other.url, job_id) for job_id in ids]
+        assert all(history.count("completed") == 1 for history in histories)
+        assert all(history[-1] == "completed" for history in histories)
+        assert any("restarted" in history for history in histories)
+        async with session.get(f"{other.url}/jobs?limit=500") as response:
+            assert {job["id"] for job in (await response.json())["jobs"]} == set(ids)
+    assert await other.stop() == 0

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 
 from ..core.handlers import Handler
 from ..core.models import Status
@@ -24,6 +26,7 @@ from ..store.redis_backend import RedisBackend
 from ..stream.eventlog import EventLog
 from ..stream.hub import StreamHub
 from ..stream.outbox import Outbox
+from ..stream.readers import ClusterReaders, Readers
 from ..stream.redis_server import EmbeddedRedis, find_redis_server
 from .auth import require_token
 from .cors import parse_origins, setup_cors
@@ -34,12 +37,12 @@ from .keys import (
     METRICS,
     OPEN_STREAMS,
     REDIS,
-    REDIS_BLOCKING,
     REDIS_URL,
     REGISTRY,
     RETENTION,
     SETTINGS,
     STORE,
+    STREAM_READERS,
     WORKER,
 )
 from .requestlog import AccessLogger, protocol_logger, request_ids, send_request_id
@@ -51,6 +54,9 @@ logger = logging.getLogger(__name__)
 
 # Redis connections for commands (writes, reads, catch-ups); the stream hub has its own.
 COMMANDS = 64
+# On a cluster, per node. Its client cannot wait for a free connection (it fails instead),
+# so it gets more: enough for every watcher of a large burst catching up at once.
+CLUSTER_CONNECTIONS = 1024
 
 
 def create_app(settings: Settings, handler: Handler | None = None) -> web.Application:
@@ -116,16 +122,35 @@ async def embedded_redis(app: web.Application) -> AsyncIterator[None]:
 
 async def redis_clients(app: web.Application) -> AsyncIterator[None]:
     url = app[REDIS_URL]
+    if await is_cluster(url):
+        cluster = RedisCluster.from_url(
+            url, decode_responses=True, max_connections=CLUSTER_CONNECTIONS
+        )
+        await cluster.initialize()
+        logger.info("Redis at %s is a cluster of %d nodes", url, len(cluster.get_nodes()))
+        app[REDIS] = cluster
+        readers: Readers = ClusterReaders(cluster)
+        app[STREAM_READERS] = readers
+        yield
+        await cluster.aclose()
+        return
     # Many watchers may catch up (XRANGE) at once: wait for a free connection, don't fail.
     pool = BlockingConnectionPool.from_url(url, decode_responses=True, max_connections=COMMANDS)
-    app[REDIS] = Redis.from_pool(pool)
+    app[REDIS] = redis = Redis.from_pool(pool)
     # The stream hub's one XREAD BLOCK waits on purpose: no read timeout, one connection.
-    app[REDIS_BLOCKING] = Redis.from_url(
+    app[STREAM_READERS] = reader = Redis.from_url(
         url, decode_responses=True, socket_timeout=None, single_connection_client=True
     )
     yield
-    await app[REDIS_BLOCKING].aclose()
-    await app[REDIS].aclose()
+    await reader.aclose()
+    await redis.aclose()
+
+
+async def is_cluster(url: str) -> bool:
+    """Whether the Redis at `url` is a node of a Redis Cluster (INFO cluster says so)."""
+    async with Redis.from_url(url, decode_responses=True) as probe:
+        info: dict[str, Any] = await probe.info("cluster")
+    return bool(info.get("cluster_enabled"))
 
 
 async def files_store(app: web.Application) -> AsyncIterator[None]:
@@ -159,7 +184,7 @@ async def event_log(app: web.Application) -> AsyncIterator[None]:
     outbox = Outbox(app[REDIS], settings.outbox_limit, observer=app[METRICS])
     outbox.start()
     hub = StreamHub(
-        app[REDIS_BLOCKING], app[REDIS], settings.stream_block_ms, observer=app[METRICS]
+        app[STREAM_READERS], app[REDIS], settings.stream_block_ms, observer=app[METRICS]
     )
     hub.start()
     app[METRICS].watch(outbox_pending=outbox.__len__)

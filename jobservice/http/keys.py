@@ -8,6 +8,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
 
     from ..core.registry import Registry
     from ..core.settings import Settings
@@ -17,13 +18,16 @@ if TYPE_CHECKING:
     from ..store.backend import JobBackend
     from ..store.jobstore import JobStore
     from ..stream.eventlog import EventLog
+    from ..stream.readers import Readers
     from .wire import OpenStreams
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 REDIS_URL: web.AppKey[str] = web.AppKey("redis_url")
-REDIS: web.AppKey[Redis] = web.AppKey("redis")
-# The stream hub's client: one connection, for its one XREAD BLOCK, with no read timeout.
-REDIS_BLOCKING: web.AppKey[Redis] = web.AppKey("redis_blocking")
+# One Redis, or a Redis Cluster (found at REDIS_URL when the service starts).
+REDIS: web.AppKey[Redis | RedisCluster] = web.AppKey("redis")
+# What the stream hub blocks on: on one Redis a client with one connection and no read
+# timeout, for its one XREAD BLOCK; on a cluster, ClusterReaders (a connection per slot).
+STREAM_READERS: web.AppKey[Redis | Readers] = web.AppKey("stream_readers")
 REGISTRY: web.AppKey[Registry] = web.AppKey("registry")
 # Where jobs live, as the worker and the views use it: the files store or the Redis store.
 BACKEND: web.AppKey[JobBackend] = web.AppKey("backend")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError, ResponseError
 
 from ..core.models import StreamId, now_ms, stream_id
@@ -51,7 +52,9 @@ class Entry:
 
 
 class Outbox:
-    def __init__(self, redis: Redis, limit: int, observer: Observer | None = None) -> None:
+    def __init__(
+        self, redis: Redis | RedisCluster, limit: int, observer: Observer | None = None
+    ) -> None:
         self._redis = redis
         self._observer = observer or Unobserved()
         self._limit = limit

@@ -40,7 +40,7 @@ class OneRedis:
     """One Redis: one group, read on the single-connection client given (its owner closes
     it) and interrupted through the commands client."""
 
-    standing = (0,)
+    standing: tuple[int, ...] = (0,)
 
     def __init__(self, reader: Redis, redis: Redis | RedisCluster) -> None:
         self._reader = reader
@@ -67,7 +67,7 @@ class ClusterReaders:
     node; a reader that fails is released, and the next one goes where the cluster client
     then places the slot (it follows MOVED replies and refreshes its map of slots)."""
 
-    standing = ()
+    standing: tuple[int, ...] = ()
 
     def __init__(self, cluster: RedisCluster) -> None:
         self._cluster = cluster
