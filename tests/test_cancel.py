@@ -10,7 +10,7 @@ import pytest
 from jobservice.core.models import Job
 
 from .conftest import Client, StartApp, create_job, run_to_end
-from .test_lifecycle import Blocked, fetch, kinds, post
+from .test_lifecycle import Blocked, LosesACancel, fetch, kinds, post
 
 pytestmark = pytest.mark.stores
 
@@ -49,6 +49,17 @@ async def test_a_running_job_is_stopped_and_its_watcher_sees_cancelled(
     events = await watching
     assert kinds(events)[-1] == "cancelled" and events[-1]["message"] == "Job cancelled"
     assert (await fetch(client, job["id"]))["status"] == "cancelled"
+
+
+async def test_a_cancel_request_the_handler_loses_is_sent_again(start_app: StartApp) -> None:
+    handler = LosesACancel()
+    client = await start_app(handler=handler)
+    job = await create_job(client)
+    await handler.started.wait()
+    response = await client.post(f"/job/{job['id']}/cancel")
+    assert response.status == 200, await response.text()
+    assert (await response.json())["status"] == "cancelled"
+    assert handler.cancels == 2
 
 
 async def test_a_pending_job_leaves_the_queue_and_never_runs(start_app: StartApp) -> None:

@@ -89,6 +89,34 @@ class Blocked:
             raise
 
 
+class LosesACancel:
+    """A handler whose first cancel gets lost, as one can inside a library (Python 3.11's
+    asyncio.wait_for, which redis-py uses, may return the result instead)."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancels = 0
+
+    async def __call__(self, job: Job, ctx: Any) -> None:
+        self.started.set()
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                self.cancels += 1
+                if self.cancels > 1:
+                    raise
+
+
+async def test_a_timeout_sends_a_lost_cancel_again(start_app: StartApp) -> None:
+    handler = LosesACancel()
+    client = await start_app(handler=handler)
+    job = await post(client, timeout=0.05)
+    events = await run_to_end(client, job["id"])
+    assert kinds(events)[-1] == "error" and events[-1]["message"] == "timed out after 0.05s"
+    assert handler.cancels == 2
+
+
 async def test_a_timeout_cancels_the_handler_and_fails_the_job(start_app: StartApp) -> None:
     blocked = Blocked()
     client = await start_app(handler=blocked)

@@ -7,11 +7,13 @@ import asyncio
 import logging
 import random
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from enum import StrEnum
 
 from .handlers import Handler, JobContext
 from .models import Job
+from .tasks import RECANCEL_SECONDS, let_go
 
 logger = logging.getLogger(__name__)
 
@@ -32,17 +34,29 @@ class Result:
 
 class Attempt:
     """A running job. `cancel()` may come from a request at any moment, even before the
-    handler's task exists; the attempt then ends as cancelled."""
+    handler's task exists; the attempt then ends as cancelled.
+
+    A cancel can get lost in the handler's task: Python 3.11's asyncio.wait_for, which
+    redis-py uses for its reads, returns the result instead when a cancel races with the
+    reply (a progress save in Redis, say). So a cancel is sent again until the task ends."""
 
     def __init__(self) -> None:
         self.cancel_requested = False
         self.finished = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._cancelling = False
 
     def cancel(self) -> None:
         self.cancel_requested = True
-        if self._task is not None:
-            self._task.cancel()
+        if not self._cancelling:
+            self._cancel_until_done()
+
+    def _cancel_until_done(self) -> None:
+        task = self._task
+        self._cancelling = task is not None and not task.done()
+        if task is not None and not task.done():
+            task.cancel()
+            asyncio.get_running_loop().call_later(RECANCEL_SECONDS, self._cancel_until_done)
 
     async def run(self, handler: Handler, job: Job, ctx: JobContext, stall: float | None) -> Result:
         if self.cancel_requested:
@@ -52,8 +66,8 @@ class Attempt:
             limit = await _watch(task, ctx, job.timeout, stall)
         finally:
             # Also on the worker's own cancellation (a stop): the handler never outlives it.
-            task.cancel()
-            await asyncio.wait({task})
+            with suppress(Exception):  # how the handler ended is read below
+                await let_go(task)
         if limit is not None:
             return limit
         return self._result(job, task)

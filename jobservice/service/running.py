@@ -17,6 +17,7 @@ from ..core.models import TERMINAL_STATUSES, Job, Status, now_ms
 from ..core.observer import Observer
 from ..core.registry import Registry
 from ..core.settings import Settings
+from ..core.tasks import let_go
 from ..store.backend import JobBackend, Lease
 from ..stream.eventlog import EventLog
 from .saving import save_until_stored
@@ -94,9 +95,8 @@ class Runner:
                 task.cancel()
         if self._current:
             await asyncio.wait(self._current, timeout=grace)
-        for task in self._current:
-            task.cancel()
-        await asyncio.gather(*self._current, return_exceptions=True)
+        # A cancel can get lost inside redis-py (Python 3.11's wait_for): let_go repeats it.
+        await asyncio.gather(*(let_go(task) for task in self._current), return_exceptions=True)
         self._current.clear()
         await self._drain_ending(grace)
         cut_off, self._cut_off = self._cut_off, []
@@ -275,6 +275,5 @@ class Runner:
         """On stop: let ended jobs be stored and published, for up to `grace` seconds."""
         if self._ending:
             await asyncio.wait(list(self._ending.values()), timeout=grace)
-        for task in list(self._ending.values()):
-            task.cancel()
-        await asyncio.gather(*self._ending.values(), return_exceptions=True)
+        ending = list(self._ending.values())
+        await asyncio.gather(*(let_go(task) for task in ending), return_exceptions=True)
