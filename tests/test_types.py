@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -33,6 +34,25 @@ async def test_a_noop_job_succeeds_at_once_without_steps(client: Client) -> None
     assert [event["type"] for event in events] == ["initial", "started", "completed"]
     done = await (await client.get(f"/job/{job['id']}")).json()
     assert done["status"] == "succeeded" and done["type"] == "noop" and done["output"] == []
+
+
+@pytest.mark.stores
+async def test_a_step_that_is_not_json_fails_the_attempt_not_the_service(
+    start_app: StartApp, store: str
+) -> None:
+    async def reports_a_set(job: Any, ctx: Any) -> None:
+        await ctx.progress({"fine": 1})
+        await ctx.progress({1, 2})
+
+    client = await start_app(handler=reports_a_set)
+    job = await post(client, {"data": 1})
+    events = await run_to_end(client, str(job["id"]))
+    assert [event["type"] for event in events] == ["initial", "started", "progress", "error"]
+    response = await client.get(f"/job/{job['id']}")
+    assert response.status == 200
+    record = await response.json()
+    assert record["status"] == "failed" and "set" in record["error"]
+    assert [step["data"] for step in record["output"]] == [{"fine": 1}]
 
 
 async def test_handlers_come_from_the_module_named_by_job_handlers(start_app: StartApp) -> None:

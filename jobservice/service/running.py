@@ -214,11 +214,14 @@ class Runner:
 
     async def _report(self, job: Job, step: dict[str, Any]) -> None:
         assert job.output is not None
+        # Encoded first: a step JSON cannot hold (a set, an integer past 64 bits) fails the
+        # handler's call here, and never reaches the job's record.
+        progress = events.progress(job.id, step)
         job.output.append(step)
         job.updated = step["timestamp"]
         run = self.runs[job.id]
         if await save_until_stored(self._backend, job, run.lease):
-            await self._events.publish(job.id, events.progress(job.id, step))
+            await self._events.publish(job.id, progress)
         else:
             self.lose(run)
 
