@@ -58,6 +58,26 @@ async def test_a_redis_outage_mid_job_loses_and_repeats_nothing(
     assert [event.id for event in replay[1:]] == ids
 
 
+async def test_intake_answers_while_redis_is_away_and_the_outbox_is_full(
+    start_app: StartApp, redis_process: RedisProcess
+) -> None:
+    gate = Gate()
+    client = await start_app(handler=gate, redis_url=redis_process.url, outbox_limit=3)
+    running = await create_job(client)
+    await gate.started.wait()
+    await redis_process.stop()
+    async with asyncio.timeout(10):  # each answered: stored, announced when Redis is back
+        jobs = [await create_job(client, number) for number in range(6)]
+    listed = await (await client.get("/jobs")).json()
+    assert {job["id"] for job in jobs} <= {job["id"] for job in listed["jobs"]}
+    await redis_process.start()
+    gate.open.set()
+    for job in [running, *jobs]:
+        assert [event.json["type"] for event in await read_events(client, job["id"])][-1] == (
+            "completed"
+        )
+
+
 async def test_a_killed_embedded_redis_is_restarted(client: Client) -> None:
     if os.environ.get("REDIS_URL"):
         pytest.skip("REDIS_URL is set: this test is about the embedded Redis only")

@@ -92,7 +92,10 @@ class Worker:
         job, created = await self._backend.create(job, self._settings.queue_limit)
         if created:
             self._observer.job_created(job)
-            await self._events.announce(events.created(job))
+            # Not held up by a full outbox (Redis away): the job is stored and the client
+            # waits for its answer. What this adds is bounded by QUEUE_LIMIT: while events
+            # cannot be written, the workers wait, so jobs stay queued.
+            await self._events.announce(events.created(job), wait_for_room=False)
         return job, created
 
     async def cancel(self, job_id: str) -> Job:

@@ -80,9 +80,12 @@ class EventLog:
         await self._outbox.publish(FEED_STREAM, event, self._feed_maxlen, shared=self._shared_feed)
         self._observer.event_published(event["type"])
 
-    async def announce(self, event: Event) -> None:
+    async def announce(self, event: Event, *, wait_for_room: bool = True) -> None:
         """Queue the event for the feed only (a job's own stream starts with `started`)."""
-        await self._outbox.publish(FEED_STREAM, event, self._feed_maxlen, shared=self._shared_feed)
+        await self._outbox.publish(
+            FEED_STREAM, event, self._feed_maxlen, shared=self._shared_feed,
+            wait_for_room=wait_for_room,
+        )  # fmt: skip
         self._observer.event_published(event["type"])
 
     async def expired(self, job_id: str) -> bool:

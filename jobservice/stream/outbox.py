@@ -104,19 +104,20 @@ class Outbox:
 
     async def publish(
         self, stream: str, fields: dict[str, str], maxlen: int, expire: int | None = None,
-        *, shared: bool = False,
+        *, shared: bool = False, wait_for_room: bool = True,
     ) -> None:  # fmt: skip
         """Queue an entry for a stream capped at about `maxlen`; `expire` (seconds) sets the
-        stream's time to live once the entry is written. `shared`: Redis picks its id."""
-        await self._queue(Entry(stream, fields, maxlen, expire, shared=shared))
+        stream's time to live once the entry is written. `shared`: Redis picks its id.
+        `wait_for_room=False` queues it past the limit: for callers bounded otherwise."""
+        await self._queue(Entry(stream, fields, maxlen, expire, shared=shared), wait_for_room)
 
     async def delete(self, stream: str) -> None:
         """Queue the stream's deletion: entries queued for it before are written first, so
         none of them can bring the stream back afterwards."""
         await self._queue(Entry(stream, {}, 0, None, drop=True))
 
-    async def _queue(self, entry: Entry) -> None:
-        while len(self._entries) >= self._limit:
+    async def _queue(self, entry: Entry, wait_for_room: bool = True) -> None:
+        while wait_for_room and len(self._entries) >= self._limit:
             self._room.clear()
             await self._room.wait()
         self._entries.append(entry)
