@@ -71,7 +71,7 @@ class Runner:
         self._current: dict[asyncio.Task[None], str | None] = {}
         # Ended jobs whose record is being stored before their last event goes out.
         self._ending: dict[str, asyncio.Task[None]] = {}
-        self._claiming = asyncio.Lock()
+        self._claiming = asyncio.Semaphore(backend.claimers)
         self._stopping = False
         self._cut_off: list[Run] = []
         self._early_cancels: dict[str, float] = {}
@@ -151,8 +151,8 @@ class Runner:
                 run.attempt.finished.set()
 
     async def _next(self) -> tuple[Job, Lease]:
-        """The next due job, claimed. One idle worker at a time looks and waits for work (the
-        others queue behind it): a new job wakes one claim, not one per idle worker."""
+        """The next due job, claimed. Up to the backend's `claimers` idle workers look and
+        wait for work at once (the others queue behind them)."""
         async with self._claiming:
             while True:
                 since = self._backend.work_seq

@@ -64,6 +64,11 @@ class JobBackend(Protocol):
     """
 
     owner: str
+    # Idle workers of a process that may claim (and wait for work) at once. A claim that
+    # costs a round trip should have few: a wake-up then costs that many calls, not one per
+    # idle worker. A claim that costs nothing should have no limit: handing the right to
+    # claim from worker to worker costs a turn of the event loop per job.
+    claimers: int
     # Called with a job id when a cancel is requested for a job this process holds; may be
     # called more than once for one request (it also comes back with lease renewals).
     on_cancel: Callable[[str], None]

@@ -49,6 +49,9 @@ class FilesBackend:
     progress save writes nothing (the steps reach the disk with the job's next state: a
     crash reruns the job anyway), and the move to processing is journaled without waiting."""
 
+    # Claims are in memory: every idle worker may claim at once.
+    claimers = 1 << 20
+
     def __init__(self, store: JobStore) -> None:
         self.owner = OWNER
         self.on_cancel: Callable[[str], None] = ignore

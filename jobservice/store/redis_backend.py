@@ -66,6 +66,10 @@ class RedisBackend:
     costs one call per claim instead of one per shard. `replicas` > 0 makes each create wait
     (WAIT) until that many replicas have it."""
 
+    # A claim is a round trip: a few at once keep workers busy without a call per idle
+    # worker on each wake-up.
+    claimers = 4
+
     def __init__(
         self, redis: Redis | RedisCluster, *, shards: int = 1, prefix: str = "jobs",
         owner: str | None = None, strict_order: bool = True, replicas: int = 0,
