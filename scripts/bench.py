@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/bench.py            # everything: several minutes
     .venv/bin/python scripts/bench.py --quick    # smaller sizes, for a smoke run
-    .venv/bin/python scripts/bench.py --only post,e2e
+    .venv/bin/python scripts/bench.py --only post,e2e       # sections: post, e2e, watchers,
+                                                           # scale (issue 12), persistence
 
 It starts each service it measures itself (embedded Redis, JOB_STEP_MS=0, a temporary
 DATA_DIR, LOG_LEVEL=WARNING) on 127.0.0.1, sends traffic only there, bounded in count and
@@ -349,7 +350,7 @@ def verdict(ok: bool) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes: a smoke run")
-    parser.add_argument("--only", default="post,e2e,watchers,persistence",
+    parser.add_argument("--only", default="post,e2e,watchers,scale,persistence",
                         help="comma-separated sections to run")  # fmt: skip
     args = parser.parse_args()
     sections = set(args.only.split(","))
@@ -404,6 +405,14 @@ def main() -> None:
                     (f"{count:,} watchers errors", f"{sum(r['errors'].values())} errors, "
                      f"{r['opened']:,} open", "none", not bad),
                 ]  # fmt: skip
+
+    if "scale" in sections:
+        import bench_scale  # here: it imports this module
+
+        print("scale out: serve --processes 1 and 2 on the Redis store (scripts/bench_scale.py)")
+        ratio = bench_scale.run(3 if args.quick else 10, 1 if args.quick else 3)
+        targets.append(("2 processes vs 1 (Redis)", f"{ratio:.2f}x", ">= 1.3x", ratio >= 1.3))
+        print()
 
     if "persistence" in sections:
         sizes = (0, 1_000, 10_000) if args.quick else (0, 10_000, 100_000)

@@ -158,13 +158,18 @@ async def test_settings_that_cannot_scale_are_refused(
     assert says in await service.output()
 
 
+@pytest.mark.parametrize("kind", ["redis", "cluster"])
 async def test_a_process_paused_past_its_lease_cannot_overwrite_the_outcome(
-    tmp_path: Path,
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
 ) -> None:
     redis = RedisProcess(tmp_path / "redis")
-    await redis.start()
-    shared = {"STORE": "redis", "REDIS_URL": redis.url, "JOB_LEASE_SECONDS": "1",
-              "JOB_STEP_MS": "400"}  # fmt: skip
+    if kind == "cluster":
+        url, shards = f"redis://127.0.0.1:{flushed_cluster(request)[0]}", "3"
+    else:
+        await redis.start()
+        url, shards = redis.url, "1"
+    shared = {"STORE": "redis", "REDIS_URL": url, "REDIS_STORE_SHARDS": shards,
+              "JOB_LEASE_SECONDS": "1", "JOB_STEP_MS": "400"}  # fmt: skip
     paused, other = Service(tmp_path / "a", **shared), Service(tmp_path / "b", **shared)
     await paused.start()
     async with aiohttp.ClientSession() as session:
@@ -194,13 +199,19 @@ async def test_a_process_paused_past_its_lease_cannot_overwrite_the_outcome(
     await redis.stop()
 
 
-async def test_processes_on_a_redis_cluster_share_jobs_and_survive_a_kill(
-    tmp_path: Path, redis_cluster: list[int]
-) -> None:
-    for port in redis_cluster:
+def flushed_cluster(request: pytest.FixtureRequest) -> list[int]:
+    """The session's 3-master cluster, emptied for this test: its ports."""
+    ports: list[int] = request.getfixturevalue("redis_cluster")
+    for port in ports:
         with sync_redis.Redis(port=port) as node:
             node.flushall()
-    url = f"redis://127.0.0.1:{redis_cluster[0]}"
+    return ports
+
+
+async def test_processes_on_a_redis_cluster_share_jobs_and_survive_a_kill(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = f"redis://127.0.0.1:{flushed_cluster(request)[0]}"
     shared = {"STORE": "redis", "REDIS_URL": url, "REDIS_STORE_SHARDS": "3",
               "JOB_LEASE_SECONDS": "2", "JOB_STEP_MS": "200"}  # fmt: skip
     killed, other = Service(tmp_path / "a", **shared), Service(tmp_path / "b", **shared)
